@@ -1,0 +1,21 @@
+//! The Kafka wire protocol as Strom sees it: length-prefixed frames, request decoding, response
+//! encoding and the table of API versions Strom implements.
+//!
+//! This is the only crate that imports `kafka-protocol`; the message structs it generates are
+//! re-exported as [`messages`] so the broker's handlers speak Kafka's own field names.
+
+pub mod frame;
+pub mod request;
+pub mod response;
+pub mod versions;
+
+pub use kafka_protocol::messages;
+pub use kafka_protocol::protocol::StrBytes;
+pub use kafka_protocol::ResponseError;
+pub use request::{decode_request, DecodeError, Request};
+pub use response::{encode_response, EncodeError};
+
+/// Builds a `StrBytes` from an owned string without copying.
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

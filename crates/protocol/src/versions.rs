@@ -1,0 +1,67 @@
+//! The APIs Strom implements and the versions it accepts, as ApiVersions advertises them.
+//!
+//! Every version `kafka-protocol` can decode is accepted for an implemented API; an API that is
+//! not in [`IMPLEMENTED`] is neither advertised nor served.
+
+use kafka_protocol::messages::ApiKey;
+
+/// The APIs the broker serves, in api-key order.
+pub const IMPLEMENTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeTopicPartitions,
+];
+
+/// An inclusive range of versions of one API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRange {
+    pub api_key: ApiKey,
+    pub min_version: i16,
+    pub max_version: i16,
+}
+
+/// The version range Strom serves for `api_key`, or `None` when the API is not implemented.
+pub fn supported(api_key: ApiKey) -> Option<ApiRange> {
+    if !IMPLEMENTED.contains(&api_key) {
+        return None;
+    }
+    let range = api_key.valid_versions();
+    Some(ApiRange {
+        api_key,
+        min_version: range.min,
+        max_version: range.max,
+    })
+}
+
+/// Every implemented API with its range, for the ApiVersions response.
+pub fn all_supported() -> impl Iterator<Item = ApiRange> {
+    IMPLEMENTED.iter().filter_map(|key| supported(*key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_covers_v0_to_v4() {
+        let range = supported(ApiKey::ApiVersions).unwrap();
+        assert_eq!((range.min_version, range.max_version), (0, 4));
+    }
+
+    #[test]
+    fn unimplemented_apis_are_not_advertised() {
+        assert!(supported(ApiKey::JoinGroup).is_none());
+        assert!(all_supported().all(|r| r.min_version <= r.max_version));
+    }
+}
