@@ -1,0 +1,95 @@
+//! Routes each decoded request to its handler (Kafka's KafkaApis).
+
+use std::sync::Arc;
+
+use strom_protocol::messages::{RequestKind, ResponseKind};
+use strom_protocol::Request;
+
+use crate::handlers;
+use crate::server::Broker;
+
+/// What the connection does after a request.
+pub enum Reply {
+    /// Send this response.
+    Response(ResponseKind),
+    /// Send nothing (a produce with acks=0 that succeeded).
+    None,
+    /// Close the connection (a produce with acks=0 that failed: the client learns of it only so).
+    Close,
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: Request) -> Reply {
+    let version = request.api_version();
+    let span = tracing::debug_span!(
+        "request",
+        api = ?request.api_key,
+        version,
+        correlation_id = request.correlation_id(),
+        client_id = request.client_id()
+    );
+    let _entered = span.enter();
+    match request.body {
+        RequestKind::ApiVersions(req) => {
+            Reply::Response(ResponseKind::ApiVersions(handlers::api_versions::handle(&req, version)))
+        }
+        RequestKind::Metadata(req) => Reply::Response(ResponseKind::Metadata(
+            handlers::metadata::handle(broker, req, version).await,
+        )),
+        RequestKind::Produce(req) => handlers::produce::handle(broker, req, version).await,
+        RequestKind::Fetch(req) => Reply::Response(ResponseKind::Fetch(
+            handlers::fetch::handle(broker, req, version).await,
+        )),
+        RequestKind::ListOffsets(req) => Reply::Response(ResponseKind::ListOffsets(
+            handlers::list_offsets::handle(broker, req, version).await,
+        )),
+        RequestKind::CreateTopics(req) => Reply::Response(ResponseKind::CreateTopics(
+            handlers::create_topics::handle(broker, req, version).await,
+        )),
+        RequestKind::DeleteTopics(req) => Reply::Response(ResponseKind::DeleteTopics(
+            handlers::delete_topics::handle(broker, req, version).await,
+        )),
+        RequestKind::CreatePartitions(req) => Reply::Response(ResponseKind::CreatePartitions(
+            handlers::create_partitions::handle(broker, req, version).await,
+        )),
+        RequestKind::DescribeConfigs(req) => Reply::Response(ResponseKind::DescribeConfigs(
+            handlers::describe_configs::handle(broker, req, version),
+        )),
+        RequestKind::AlterConfigs(req) => Reply::Response(ResponseKind::AlterConfigs(
+            handlers::alter_configs::handle(broker, req, version).await,
+        )),
+        RequestKind::IncrementalAlterConfigs(req) => {
+            Reply::Response(ResponseKind::IncrementalAlterConfigs(
+                handlers::incremental_alter_configs::handle(broker, req, version).await,
+            ))
+        }
+        RequestKind::DescribeCluster(req) => Reply::Response(ResponseKind::DescribeCluster(
+            handlers::describe_cluster::handle(broker, req, version),
+        )),
+        RequestKind::DeleteRecords(req) => Reply::Response(ResponseKind::DeleteRecords(
+            handlers::delete_records::handle(broker, req, version).await,
+        )),
+        RequestKind::DescribeTopicPartitions(req) => {
+            Reply::Response(ResponseKind::DescribeTopicPartitions(
+                handlers::describe_topic_partitions::handle(broker, req, version),
+            ))
+        }
+        other => {
+            // Decoding already refuses APIs outside the implemented table; reaching this means
+            // the table and this match disagree.
+            tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised api");
+            Reply::Close
+        }
+    }
+}
+
+/// Runs blocking work (metadata-log fsyncs, file creation) off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    broker: &Arc<Broker>,
+    work: impl FnOnce(&Broker) -> T + Send + 'static,
+) -> T {
+    let broker = broker.clone();
+    match tokio::task::spawn_blocking(move || work(&broker)).await {
+        Ok(value) => value,
+        Err(error) => crate::error::halt("a blocking broker task failed", &error),
+    }
+}

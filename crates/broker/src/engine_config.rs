@@ -1,0 +1,43 @@
+//! Translates a topic's effective config (Kafka's names, in `config`) into the settings of the
+//! engines below the broker: the log's [`LogConfig`] and the produce validator's
+//! [`ValidationConfig`].
+
+use strom_records::validate::ValidationConfig;
+use strom_records::TimestampType as BatchTimestampType;
+use strom_storage::LogConfig;
+
+use crate::config::{TimestampType, TopicConfig};
+
+/// The most a compressed batch may expand to while the broker validates it. Kafka has no such
+/// cap; without one a small batch could make the broker allocate without bound.
+pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+pub fn log_config(config: &TopicConfig) -> LogConfig {
+    LogConfig {
+        segment_bytes: config.segment_bytes.max(1) as u64,
+        segment_ms: config.segment_ms,
+        retention_ms: config.retention_ms,
+        retention_bytes: config.retention_bytes,
+        index_interval_bytes: config.index_interval_bytes.max(0) as u32,
+        segment_index_bytes: config.segment_index_bytes.max(0) as u32,
+        max_decompressed_bytes: MAX_DECOMPRESSED_BATCH_BYTES,
+    }
+}
+
+pub fn validation_config(config: &TopicConfig) -> ValidationConfig {
+    ValidationConfig {
+        max_message_bytes: config.max_message_bytes.max(0) as usize,
+        timestamp_type: batch_timestamp_type(config.message_timestamp_type),
+        max_timestamp_diff_before_ms: config.message_timestamp_before_max_ms,
+        max_timestamp_diff_after_ms: config.message_timestamp_after_max_ms,
+        max_decompressed_bytes: MAX_DECOMPRESSED_BATCH_BYTES,
+        require_keys: false,
+    }
+}
+
+pub fn batch_timestamp_type(timestamp_type: TimestampType) -> BatchTimestampType {
+    match timestamp_type {
+        TimestampType::CreateTime => BatchTimestampType::CreateTime,
+        TimestampType::LogAppendTime => BatchTimestampType::LogAppendTime,
+    }
+}

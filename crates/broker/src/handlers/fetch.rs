@@ -1,0 +1,249 @@
+//! Fetch: return stored batches verbatim from each requested partition, waiting (without
+//! spinning) up to `max_wait_ms` until `min_bytes` are available.
+//!
+//! The partitions are planned under their locks without I/O; the reads of all partitions then
+//! run in one blocking task, outside any lock. A waiting fetch registers with each partition it
+//! reads and is woken by the next append to any of them (Kafka's fetch purgatory).
+//!
+//! Fetch sessions (KIP-227): Strom answers every fetch in full and never creates a session
+//! (session id 0), which the protocol allows; clients then keep sending full fetches. An
+//! incremental fetch naming a session gets FETCH_SESSION_ID_NOT_FOUND and starts over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use strom_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use strom_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use strom_protocol::ResponseError;
+use strom_storage::{ReadPlan, StorageError};
+use tokio::sync::Notify;
+
+use super::sb;
+use crate::partition::Partition;
+use crate::server::Broker;
+
+/// One requested partition, resolved.
+struct Wanted {
+    topic_index: usize,
+    partition_index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+    current_leader_epoch: i32,
+    partition: Result<Arc<Partition>, ResponseError>,
+}
+
+/// What one partition contributes to the response.
+struct Answer {
+    error: Option<ResponseError>,
+    records: Bytes,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> FetchResponse {
+    if request.session_id != 0 && request.session_epoch > 0 {
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
+            .with_session_id(0);
+    }
+    let image = broker.controller.image();
+    let mut topic_names = Vec::with_capacity(request.topics.len());
+    let mut wanted = Vec::new();
+    for (topic_index, topic) in request.topics.iter().enumerate() {
+        let name = if version >= 13 {
+            image.topic_by_id(&topic.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(topic.topic.to_string())
+        };
+        for p in &topic.partitions {
+            let partition = match &name {
+                None => Err(ResponseError::UnknownTopicId),
+                Some(name) => broker
+                    .replicas
+                    .get(name, p.partition)
+                    .ok_or(ResponseError::UnknownTopicOrPartition),
+            };
+            wanted.push(Wanted {
+                topic_index,
+                partition_index: p.partition,
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+                partition,
+            });
+        }
+        topic_names.push(name);
+    }
+
+    let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let notify = Arc::new(Notify::new());
+    let answers = loop {
+        for w in &wanted {
+            if let Ok(partition) = &w.partition {
+                partition.register_waiter(&notify);
+            }
+        }
+        let answers = read_all(&wanted, request.max_bytes).await;
+        let bytes: usize = answers.iter().map(|a| a.records.len()).sum();
+        let any_error = answers.iter().any(|a| a.error.is_some());
+        if bytes >= request.min_bytes.max(0) as usize
+            || any_error
+            || tokio::time::Instant::now() >= deadline
+        {
+            break answers;
+        }
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                break read_all(&wanted, request.max_bytes).await;
+            }
+        }
+    };
+
+    let read_committed = request.isolation_level == 1;
+    let mut responses: Vec<FetchableTopicResponse> = request
+        .topics
+        .iter()
+        .zip(&topic_names)
+        .map(|(topic, name)| {
+            let mut response = FetchableTopicResponse::default();
+            if version >= 13 {
+                response.topic_id = topic.topic_id;
+            } else {
+                response.topic = TopicName(sb(name.clone().unwrap_or_default()));
+            }
+            response
+        })
+        .collect();
+    for (w, answer) in wanted.iter().zip(answers) {
+        let mut data = PartitionData::default()
+            .with_partition_index(w.partition_index)
+            .with_error_code(answer.error.map(|e| e.code()).unwrap_or(0))
+            .with_high_watermark(answer.high_watermark)
+            .with_last_stable_offset(answer.last_stable_offset)
+            .with_log_start_offset(answer.log_start_offset)
+            .with_records(Some(answer.records));
+        if read_committed {
+            data.aborted_transactions = Some(Vec::new());
+        }
+        if version >= 11 {
+            data.preferred_read_replica = BrokerId(-1);
+        }
+        if let Some(topic) = responses.get_mut(w.topic_index) {
+            topic.partitions.push(data);
+        }
+    }
+    FetchResponse::default()
+        .with_error_code(0)
+        .with_session_id(0)
+        .with_responses(responses)
+}
+
+/// Plans every partition under its lock, then reads them all in one blocking task.
+async fn read_all(wanted: &[Wanted], max_bytes: i32) -> Vec<Answer> {
+    let mut plans: Vec<Result<Planned, Answer>> = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        plans.push(plan(w));
+    }
+    let max_bytes = max_bytes.max(0) as usize;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut remaining = max_bytes;
+        let mut returned_any = false;
+        plans
+            .into_iter()
+            .map(|planned| {
+                let planned = planned?;
+                let limit = planned.partition_max_bytes.min(remaining);
+                let answer = match planned.plan.read(limit, !returned_any) {
+                    Ok(data) => {
+                        remaining = remaining.saturating_sub(data.records.len());
+                        returned_any |= !data.records.is_empty();
+                        planned.answer(None, data.records)
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "fetch read failed");
+                        planned.answer(Some(ResponseError::KafkaStorageError), Bytes::new())
+                    }
+                };
+                Ok::<Answer, Answer>(answer)
+            })
+            .map(|answer| answer.unwrap_or_else(|error_answer| error_answer))
+            .collect::<Vec<Answer>>()
+    })
+    .await;
+    match read {
+        Ok(answers) => answers,
+        Err(error) => crate::error::halt("a fetch read task failed", &error),
+    }
+}
+
+/// A partition ready to be read, with the offsets as they were when it was planned.
+struct Planned {
+    plan: ReadPlan,
+    partition_max_bytes: usize,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+}
+
+impl Planned {
+    fn answer(&self, error: Option<ResponseError>, records: Bytes) -> Answer {
+        Answer {
+            error,
+            records,
+            high_watermark: self.high_watermark,
+            last_stable_offset: self.last_stable_offset,
+            log_start_offset: self.log_start_offset,
+        }
+    }
+}
+
+fn plan(w: &Wanted) -> Result<Planned, Answer> {
+    let partition = match &w.partition {
+        Ok(partition) => partition,
+        Err(error) => return Err(empty_answer(Some(*error), None)),
+    };
+    if w.current_leader_epoch >= 0 {
+        let epoch = partition.leader_epoch();
+        if w.current_leader_epoch < epoch {
+            return Err(empty_answer(Some(ResponseError::FencedLeaderEpoch), Some(partition)));
+        }
+        if w.current_leader_epoch > epoch {
+            return Err(empty_answer(Some(ResponseError::UnknownLeaderEpoch), Some(partition)));
+        }
+    }
+    // Read the offsets before planning: the plan then never returns data past them.
+    let high_watermark = partition.high_watermark();
+    let last_stable_offset = partition.last_stable_offset();
+    let log_start_offset = partition.log_start_offset();
+    match partition.read_plan(w.fetch_offset, high_watermark) {
+        Ok(plan) => Ok(Planned {
+            plan,
+            partition_max_bytes: w.partition_max_bytes.max(0) as usize,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+        }),
+        Err(StorageError::OffsetOutOfRange { .. }) => Err(empty_answer(
+            Some(ResponseError::OffsetOutOfRange),
+            Some(partition),
+        )),
+        Err(error) => {
+            tracing::error!(topic = %partition.topic, partition = partition.index, %error, "fetch planning failed");
+            Err(empty_answer(Some(ResponseError::KafkaStorageError), Some(partition)))
+        }
+    }
+}
+
+fn empty_answer(error: Option<ResponseError>, partition: Option<&Arc<Partition>>) -> Answer {
+    Answer {
+        error,
+        records: Bytes::new(),
+        high_watermark: partition.map(|p| p.high_watermark()).unwrap_or(-1),
+        last_stable_offset: partition.map(|p| p.last_stable_offset()).unwrap_or(-1),
+        log_start_offset: partition.map(|p| p.log_start_offset()).unwrap_or(-1),
+    }
+}

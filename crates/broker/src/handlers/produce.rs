@@ -1,0 +1,153 @@
+//! Produce: validate each partition's batches, append them, and acknowledge according to acks.
+//!
+//! All partitions of a request are appended first; the fsyncs that `acks=all` waits for then run
+//! concurrently, so one request over many partitions costs one round of group-committed fsyncs.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use strom_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use strom_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use strom_protocol::ResponseError;
+use strom_records::validate::validate_batches;
+use strom_records::ValidationError;
+use strom_storage::AppendInfo;
+
+use super::sb;
+use crate::apis::Reply;
+use crate::partition::Partition;
+use crate::server::{now_ms, Broker};
+
+/// The outcome of one partition before its acknowledgement.
+struct Appended {
+    partition: Arc<Partition>,
+    info: AppendInfo,
+    records: i64,
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Reply {
+    let acks = request.acks;
+    let image = broker.controller.image();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut pending: Vec<(usize, usize, Appended)> = Vec::new();
+    let mut any_error = false;
+    for topic in request.topic_data {
+        let name = if version >= 13 {
+            image.topic_by_id(&topic.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(topic.name.to_string())
+        };
+        let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let index = data.index;
+            let mut response = PartitionProduceResponse::default()
+                .with_index(index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
+            let partition = name.as_deref().and_then(|n| broker.replicas.get(n, index));
+            let outcome = match partition {
+                _ if !matches!(acks, -1..=1) => Err(error_response(ResponseError::InvalidRequiredAcks, None, version)),
+                None if name.is_none() => Err(error_response(ResponseError::UnknownTopicId, None, version)),
+                None => Err(error_response(ResponseError::UnknownTopicOrPartition, None, version)),
+                Some(partition) => append(&partition, data.records.unwrap_or_default(), version)
+                    .map(|(info, records)| Appended { partition, info, records }),
+            };
+            match outcome {
+                Ok(appended) => {
+                    response.base_offset = appended.info.first_offset;
+                    response.log_append_time_ms = appended.info.log_append_time_ms.unwrap_or(-1);
+                    if version >= 5 {
+                        response.log_start_offset = appended.partition.log_start_offset();
+                    }
+                    pending.push((responses.len(), partition_responses.len(), appended));
+                }
+                Err(error) => {
+                    any_error = true;
+                    response.error_code = error.code;
+                    response.record_errors = error.record_errors;
+                    response.error_message = error.message;
+                }
+            }
+            partition_responses.push(response);
+        }
+        let mut topic_response = TopicProduceResponse::default().with_partition_responses(partition_responses);
+        if version >= 13 {
+            topic_response.topic_id = topic.topic_id;
+        } else {
+            topic_response.name = TopicName(sb(name.unwrap_or_default()));
+        }
+        responses.push(topic_response);
+    }
+    let acks_all = acks == -1;
+    futures::future::join_all(
+        pending
+            .iter()
+            .map(|(_, _, a)| a.partition.make_durable(&a.info, a.records, acks_all)),
+    )
+    .await;
+    if acks == 0 {
+        // The client reads no response; an error can only be signalled by closing.
+        return if any_error { Reply::Close } else { Reply::None };
+    }
+    Reply::Response(strom_protocol::messages::ResponseKind::Produce(
+        ProduceResponse::default().with_responses(responses),
+    ))
+}
+
+struct PartitionError {
+    code: i16,
+    message: Option<strom_protocol::StrBytes>,
+    record_errors: Vec<BatchIndexAndErrorMessage>,
+}
+
+fn error_response(error: ResponseError, message: Option<String>, version: i16) -> PartitionError {
+    PartitionError {
+        code: error.code(),
+        message: if version >= 8 { message.map(sb) } else { None },
+        record_errors: Vec::new(),
+    }
+}
+
+fn append(partition: &Partition, records: bytes::Bytes, version: i16) -> Result<(AppendInfo, i64), PartitionError> {
+    let config = partition.config();
+    let now = now_ms();
+    let validation = crate::engine_config::validation_config(&config);
+    let validated = validate_batches(&records, &validation, now).map_err(|e| validation_error(&e, version))?;
+    let count = validated.record_count() as i64;
+    // The request buffer is shared with the rest of the frame; the log rewrites base offsets (and
+    // for LogAppendTime the timestamp and CRC), so it appends from its own copy.
+    let mut buffer = BytesMut::from(records.as_ref());
+    validated.assign_max_timestamps(&mut buffer, validation.timestamp_type, now);
+    match partition.append(&mut buffer, now) {
+        Ok(info) => Ok((info, count)),
+        Err(error) if error.is_fsync_failure() => crate::error::halt("fsync failed during append", &error),
+        Err(error) => {
+            tracing::error!(topic = %partition.topic, partition = partition.index, %error, "append failed");
+            Err(error_response(ResponseError::KafkaStorageError, Some(error.to_string()), version))
+        }
+    }
+}
+
+fn validation_error(error: &ValidationError, version: i16) -> PartitionError {
+    let record_errors = if version >= 8 {
+        error
+            .record_errors()
+            .iter()
+            .map(|record_error| {
+                BatchIndexAndErrorMessage::default()
+                    .with_batch_index(record_error.batch_index)
+                    .with_batch_index_error_message(Some(sb(record_error.message.clone())))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    PartitionError {
+        code: error.kafka_error_code(),
+        message: if version >= 8 { Some(sb(error.error_message())) } else { None },
+        record_errors,
+    }
+}

@@ -1,0 +1,23 @@
+//! The Strom broker: the Kafka listener, one handler per Kafka API, the partitions this node
+//! hosts, and the controller that changes cluster metadata.
+//!
+//! Request flow: [`server`] accepts connections; [`connection`] reads frames and answers them in
+//! order; [`apis`] routes each decoded request to its handler in [`handlers`]; handlers work on
+//! [`replica_manager::ReplicaManager`] (partitions and their logs) and
+//! [`controller::Controller`] (topics, partitions and configs as metadata-log records).
+
+pub mod apis;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod controller;
+pub mod engine_config;
+pub mod error;
+pub mod handlers;
+pub mod partition;
+pub mod replica_manager;
+pub mod server;
+pub mod topic_name;
+
+pub use error::BrokerError;
+pub use server::{Broker, BrokerHandle};

@@ -1,0 +1,270 @@
+//! One partition hosted by this broker: its log, its offsets as the rest of the broker sees them,
+//! the produce-side durability (group commit of fsyncs), and the fetches waiting for new data.
+//!
+//! Invariants:
+//! - the log is written only under `log`'s lock, and only by [`Partition::append`];
+//! - `durable_offset` never exceeds the log end offset, and every offset below it has been
+//!   fdatasynced; it only grows (truncation comes with replication and will reset it);
+//! - a fetch waiter registered before an append is woken by that append.
+
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use strom_storage::{AppendInfo, Log, ReadPlan, StorageError};
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+use crate::config::TopicConfig;
+use crate::error::halt;
+
+/// When a produce may be acknowledged with respect to fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Strom's default: `acks=all` waits for fdatasync (shared by concurrent producers);
+    /// `acks=1` is acknowledged once written to the OS.
+    DurableAcks,
+    /// Kafka's relaxed behaviour chosen by `flush.messages` / `flush.ms`: every ack comes after
+    /// the write; the log is fsynced once that many messages or milliseconds have accumulated.
+    Interval { messages: i64, ms: i64 },
+}
+
+impl FlushPolicy {
+    pub fn from_config(config: &TopicConfig) -> Self {
+        if config.flush_messages == i64::MAX && config.flush_ms == i64::MAX {
+            FlushPolicy::DurableAcks
+        } else {
+            FlushPolicy::Interval {
+                messages: config.flush_messages,
+                ms: config.flush_ms,
+            }
+        }
+    }
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub topic_id: Uuid,
+    pub index: i32,
+    log: Mutex<Log>,
+    config: RwLock<Arc<TopicConfig>>,
+    leader_epoch: AtomicI32,
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    /// Offsets below this are durable on disk.
+    durable_offset: watch::Sender<i64>,
+    /// Held by the one task that runs an fsync; the others wait for its result (group commit).
+    flush_lock: tokio::sync::Mutex<()>,
+    /// Messages appended since the last fsync (for `flush.messages`).
+    unflushed_messages: AtomicI64,
+    last_flush_ms: AtomicI64,
+    waiters: Mutex<Vec<Arc<Notify>>>,
+}
+
+impl Partition {
+    pub fn new(
+        topic: String,
+        topic_id: Uuid,
+        index: i32,
+        log: Log,
+        config: Arc<TopicConfig>,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Self {
+        let log_end = log.log_end_offset();
+        let log_start = log.log_start_offset();
+        Self {
+            topic,
+            topic_id,
+            index,
+            log: Mutex::new(log),
+            config: RwLock::new(config),
+            leader_epoch: AtomicI32::new(leader_epoch),
+            log_start_offset: AtomicI64::new(log_start),
+            log_end_offset: AtomicI64::new(log_end),
+            // Recovery validated the log; what it kept was written before the restart and is
+            // treated as durable (it is on disk now, or the recovery would have dropped it).
+            durable_offset: watch::Sender::new(log_end),
+            flush_lock: tokio::sync::Mutex::new(()),
+            unflushed_messages: AtomicI64::new(0),
+            last_flush_ms: AtomicI64::new(now_ms),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn config(&self) -> Arc<TopicConfig> {
+        self.config.read().clone()
+    }
+
+    pub fn set_config(&self, config: Arc<TopicConfig>) {
+        if let Err(error) = self.log.lock().update_config(crate::engine_config::log_config(&config)) {
+            tracing::warn!(topic = %self.topic, partition = self.index, %error, "log config not applied");
+        }
+        *self.config.write() = config;
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::Acquire)
+    }
+
+    /// On a single node every appended record is replicated to the whole ISR (this broker), so
+    /// the high watermark is the log end offset. Replication will make the two differ.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    /// Without transactions the last stable offset is the high watermark.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.high_watermark()
+    }
+
+    /// Appends validated batches and wakes the fetches waiting on this partition.
+    pub fn append(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo, StorageError> {
+        let info = {
+            let mut log = self.log.lock();
+            let info = log.append(batches, self.leader_epoch(), now_ms)?;
+            self.log_end_offset
+                .store(log.log_end_offset(), Ordering::Release);
+            info
+        };
+        self.wake_waiters();
+        Ok(info)
+    }
+
+    /// Called after an append: fsyncs as the topic's flush policy and the producer's acks ask.
+    /// `acks_all` is whether the producer waits for the full ISR (acks=-1).
+    pub async fn make_durable(&self, info: &AppendInfo, records: i64, acks_all: bool) {
+        let next_offset = info.last_offset + 1;
+        match FlushPolicy::from_config(&self.config()) {
+            FlushPolicy::DurableAcks => {
+                if acks_all {
+                    self.wait_durable(next_offset).await;
+                }
+            }
+            FlushPolicy::Interval { messages, .. } => {
+                let unflushed = self
+                    .unflushed_messages
+                    .fetch_add(records, Ordering::AcqRel)
+                    + records;
+                if unflushed >= messages {
+                    self.wait_durable(next_offset).await;
+                }
+            }
+        }
+    }
+
+    /// Fsyncs when `flush.ms` has passed since the last fsync (called by a periodic task).
+    pub async fn flush_if_due(&self, now_ms: i64) {
+        if let FlushPolicy::Interval { ms, .. } = FlushPolicy::from_config(&self.config()) {
+            let last = self.last_flush_ms.load(Ordering::Acquire);
+            if now_ms.saturating_sub(last) >= ms && *self.durable_offset.borrow() < self.log_end_offset() {
+                self.wait_durable(self.log_end_offset()).await;
+            }
+        }
+    }
+
+    /// Returns once every offset below `offset` is durable. Concurrent callers share fsyncs: one
+    /// of them syncs what was written so far while the others wait, and find their data covered.
+    pub async fn wait_durable(&self, offset: i64) {
+        loop {
+            if *self.durable_offset.borrow() >= offset {
+                return;
+            }
+            let _flusher = self.flush_lock.lock().await;
+            if *self.durable_offset.borrow() >= offset {
+                return;
+            }
+            let handle = self.log.lock().sync_handle();
+            self.unflushed_messages.store(0, Ordering::Release);
+            let synced = tokio::task::spawn_blocking(move || handle.sync()).await;
+            match synced {
+                Ok(Ok(durable)) => {
+                    self.last_flush_ms
+                        .store(crate::server::now_ms(), Ordering::Release);
+                    self.durable_offset.send_if_modified(|current| {
+                        let grew = durable > *current;
+                        if grew {
+                            *current = durable;
+                        }
+                        grew
+                    });
+                }
+                Ok(Err(error)) => halt(
+                    &format!("fsync of partition {}-{} failed", self.topic, self.index),
+                    &error,
+                ),
+                Err(error) => halt("fsync task failed", &error),
+            }
+        }
+    }
+
+    /// Plans a read under the lock (no I/O); the caller reads outside the lock.
+    /// Reads never go past `max_offset` (the high watermark or last stable offset the caller
+    /// read just before).
+    pub fn read_plan(&self, fetch_offset: i64, max_offset: i64) -> Result<ReadPlan, StorageError> {
+        self.log.lock().read_plan(fetch_offset, max_offset)
+    }
+
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, StorageError> {
+        self.log.lock().offset_for_timestamp(timestamp)
+    }
+
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, StorageError> {
+        self.log.lock().max_timestamp_offset()
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset`.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, StorageError> {
+        let mut log = self.log.lock();
+        let start = log.delete_records_before(offset)?;
+        self.log_start_offset.store(start, Ordering::Release);
+        Ok(start)
+    }
+
+    /// Deletes segments past retention; returns how many were deleted.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        let mut log = self.log.lock();
+        let high_watermark = log.log_end_offset();
+        let outcome = log.apply_retention(now_ms, high_watermark)?;
+        self.log_start_offset
+            .store(log.log_start_offset(), Ordering::Release);
+        Ok(outcome.deleted_segments())
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.log.lock().size_bytes()
+    }
+
+    /// Registers a fetch that waits for new data; the next append notifies it.
+    pub fn register_waiter(&self, notify: &Arc<Notify>) {
+        let mut waiters = self.waiters.lock();
+        // Fetches that timed out have dropped their handle; forget them.
+        waiters.retain(|waiter| Arc::strong_count(waiter) > 1);
+        waiters.push(notify.clone());
+    }
+
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock());
+        for waiter in waiters {
+            waiter.notify_one();
+        }
+    }
+
+    /// Flushes and closes the log cleanly (writes its indexes and the clean-shutdown marker).
+    pub fn close(self) -> Result<(), StorageError> {
+        self.log.into_inner().close()
+    }
+
+    /// Deletes the log's files (topic deletion).
+    pub fn delete(self) -> Result<(), StorageError> {
+        self.log.into_inner().delete()
+    }
+}

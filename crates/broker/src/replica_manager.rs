@@ -1,0 +1,215 @@
+//! The partitions this broker hosts (Kafka's ReplicaManager): opening their logs at startup and
+//! when topics are created, finding them for requests, deleting them with their topic, and the
+//! periodic work on all of them (retention, time-based flush).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use strom_storage::{Log, StorageError};
+use uuid::Uuid;
+
+use crate::config::TopicConfig;
+use crate::partition::Partition;
+use crate::server::now_ms;
+
+/// A topic name and partition index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// The partition's directory name inside the data directory, as Kafka names it.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.topic, self.partition)
+    }
+}
+
+pub struct ReplicaManager {
+    data_dir: PathBuf,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+}
+
+impl ReplicaManager {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            partitions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .get(&TopicPartition::new(topic, partition))
+            .cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().values().cloned().collect()
+    }
+
+    /// Opens (recovering if needed) or creates the log of one partition and starts hosting it.
+    pub fn open_partition(
+        &self,
+        topic: &str,
+        topic_id: Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        config: Arc<TopicConfig>,
+    ) -> Result<Arc<Partition>, StorageError> {
+        let key = TopicPartition::new(topic, partition);
+        if let Some(existing) = self.partitions.read().get(&key) {
+            return Ok(existing.clone());
+        }
+        let dir = self.data_dir.join(key.dir_name());
+        let now = now_ms();
+        let (log, report) = Log::open(&dir, crate::engine_config::log_config(&config), now)?;
+        tracing::debug!(topic, partition, ?report, "partition log opened");
+        let hosted = Arc::new(Partition::new(
+            topic.to_string(),
+            topic_id,
+            partition,
+            log,
+            config,
+            leader_epoch,
+            now,
+        ));
+        self.partitions.write().insert(key, hosted.clone());
+        Ok(hosted)
+    }
+
+    /// Stops hosting every partition of `topic` and deletes their logs.
+    pub fn delete_topic(&self, topic: &str) {
+        let removed: Vec<Arc<Partition>> = {
+            let mut partitions = self.partitions.write();
+            let keys: Vec<TopicPartition> = partitions
+                .keys()
+                .filter(|key| key.topic == topic)
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|key| partitions.remove(key)).collect()
+        };
+        for partition in removed {
+            let index = partition.index;
+            // In-flight requests may still hold the partition; its files go when the last one
+            // lets go. Until then the directory is renamed so a new topic of the same name can
+            // start afresh.
+            match Arc::try_unwrap(partition) {
+                Ok(partition) => {
+                    if let Err(error) = partition.delete() {
+                        tracing::warn!(topic, partition = index, %error, "cannot delete partition log");
+                    }
+                }
+                Err(shared) => {
+                    let dir = self.data_dir.join(TopicPartition::new(topic, index).dir_name());
+                    let parked = self
+                        .data_dir
+                        .join(format!("{}.{}-delete", dir_file_name(&dir), shared.topic_id.simple()));
+                    if let Err(error) = std::fs::rename(&dir, &parked) {
+                        tracing::warn!(topic, partition = index, %error, "cannot park deleted partition log");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a changed topic config to the topic's partitions.
+    pub fn update_topic_config(&self, topic: &str, config: Arc<TopicConfig>) {
+        for partition in self.all().into_iter().filter(|p| p.topic == topic) {
+            partition.set_config(config.clone());
+        }
+    }
+
+    /// Removes directories left over from deleted topics (parked ones, and logs of topics the
+    /// metadata no longer knows).
+    pub fn remove_stray_logs(&self, known: &dyn Fn(&str) -> bool) {
+        let Ok(entries) = std::fs::read_dir(&self.data_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name == strom_metadata::log::METADATA_DIR {
+                continue;
+            }
+            let stray = name.ends_with("-delete") || !known(&name);
+            if stray {
+                tracing::info!(dir = %path.display(), "removing the log of a deleted topic");
+                if let Err(error) = std::fs::remove_dir_all(&path) {
+                    tracing::warn!(dir = %path.display(), %error, "cannot remove stray log directory");
+                }
+            }
+        }
+    }
+
+    /// Deletes segments past retention on every partition.
+    pub fn apply_retention(&self) {
+        let now = now_ms();
+        for partition in self.all() {
+            match partition.apply_retention(now) {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(
+                    topic = %partition.topic,
+                    partition = partition.index,
+                    deleted_segments = deleted,
+                    log_start_offset = partition.log_start_offset(),
+                    "retention deleted old segments"
+                ),
+                Err(error) if error.is_fsync_failure() => {
+                    crate::error::halt("fsync during retention failed", &error)
+                }
+                Err(error) => tracing::warn!(
+                    topic = %partition.topic,
+                    partition = partition.index,
+                    %error,
+                    "retention failed"
+                ),
+            }
+        }
+    }
+
+    /// Fsyncs partitions whose `flush.ms` has passed.
+    pub async fn flush_due(&self) {
+        let now = now_ms();
+        for partition in self.all() {
+            partition.flush_if_due(now).await;
+        }
+    }
+
+    /// Closes every log cleanly; called once at shutdown when no request is in flight.
+    pub fn close_all(&self) {
+        let partitions: Vec<Arc<Partition>> =
+            self.partitions.write().drain().map(|(_, p)| p).collect();
+        for partition in partitions {
+            let (topic, index) = (partition.topic.clone(), partition.index);
+            match Arc::try_unwrap(partition) {
+                Ok(partition) => {
+                    if let Err(error) = partition.close() {
+                        tracing::error!(%topic, partition = index, %error, "cannot close partition log");
+                    }
+                }
+                Err(_) => tracing::warn!(%topic, partition = index, "partition still in use at shutdown; recovery will check it"),
+            }
+        }
+    }
+}
+
+fn dir_file_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,217 @@
+//! Starting and stopping a broker: data directory, metadata replay and log recovery, the Kafka
+//! listener, background tasks, and a graceful shutdown that finishes in-flight requests and
+//! closes every log cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::BrokerConfig;
+use crate::controller::Controller;
+use crate::error::BrokerError;
+use crate::replica_manager::ReplicaManager;
+
+/// Milliseconds since the Unix epoch, the unit of Kafka's timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Everything a request handler needs, shared by all connections.
+pub struct Broker {
+    pub node_id: i32,
+    pub cluster_id: String,
+    /// The host and port clients are told to connect to.
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub config: Arc<RwLock<BrokerConfig>>,
+    pub replicas: Arc<ReplicaManager>,
+    pub controller: Controller,
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    broker: Arc<Broker>,
+}
+
+impl BrokerHandle {
+    /// The address the Kafka listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then flushes and closes every log.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "broker task failed");
+        }
+    }
+}
+
+impl Broker {
+    /// Recovers the data directory and starts serving. Returns once the listener is bound.
+    pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+        let data_dir = config.data_dir();
+        std::fs::create_dir_all(&data_dir).map_err(|source| BrokerError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let node_id = config.node_id();
+        let cluster_id = crate::cluster::load_or_init(&data_dir, node_id)?;
+        let listen = config.listeners().into_iter().next().map(|l| (l.host.clone(), l.port)).unwrap_or_else(|| ("127.0.0.1".to_string(), 9092));
+        let advertised = config.advertised_listeners().into_iter().next().map(|l| (l.host.clone(), l.port as i32));
+        let config = Arc::new(RwLock::new(config));
+        let replicas = Arc::new(ReplicaManager::new(&data_dir));
+        let started = std::time::Instant::now();
+        let controller = {
+            let config = config.clone();
+            let replicas = replicas.clone();
+            tokio::task::spawn_blocking(move || Controller::start(config, replicas))
+                .await
+                .map_err(|e| BrokerError::DataDirContents(format!("recovery task failed: {e}")))??
+        };
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            partitions = replicas.all().len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "logs loaded"
+        );
+        let bind_addr = format!("{}:{}", listen.0, listen.1);
+        let listener = TcpListener::bind(&bind_addr)
+            .await
+            .map_err(|source| BrokerError::Bind {
+                addr: bind_addr.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: bind_addr.clone(),
+            source,
+        })?;
+        let (advertised_host, advertised_port) = match advertised {
+            // An advertised port of 0 follows an ephemeral listen port.
+            Some((host, port)) => (host, if port == 0 { local_addr.port() as i32 } else { port }),
+            None => {
+                let host = if local_addr.ip().is_unspecified() {
+                    tracing::warn!("listening on all interfaces without advertised.listeners; advertising localhost");
+                    "localhost".to_string()
+                } else {
+                    local_addr.ip().to_string()
+                };
+                (host, local_addr.port() as i32)
+            }
+        };
+        let broker = Arc::new(Broker {
+            node_id,
+            cluster_id,
+            advertised_host,
+            advertised_port,
+            config,
+            replicas,
+            controller,
+        });
+        tracing::info!(
+            listen = %local_addr,
+            advertised = %format!("{}:{}", broker.advertised_host, broker.advertised_port),
+            node_id,
+            cluster_id = %broker.cluster_id,
+            "kafka listener ready"
+        );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(run(broker.clone(), listener, shutdown_rx));
+        Ok(BrokerHandle {
+            local_addr,
+            shutdown,
+            task,
+            broker,
+        })
+    }
+}
+
+async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let background = spawn_background_tasks(&broker, shutdown.clone());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(crate::connection::serve(broker.clone(), stream, peer, shutdown.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "shutting down: no longer accepting, finishing in-flight requests"
+    );
+    while connections.join_next().await.is_some() {}
+    for task in background {
+        task.abort();
+        let _ = task.await;
+    }
+    let replicas = broker.replicas.clone();
+    let _ = tokio::task::spawn_blocking(move || replicas.close_all()).await;
+    tracing::info!("all logs flushed and closed");
+}
+
+fn spawn_background_tasks(
+    broker: &Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let retention = {
+        let broker = broker.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let interval = broker.config.read().log_retention_check_interval_ms().max(10);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(interval as u64)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let replicas = broker.replicas.clone();
+                let _ = tokio::task::spawn_blocking(move || replicas.apply_retention()).await;
+            }
+        })
+    };
+    let flush = {
+        let broker = broker.clone();
+        let mut shutdown = shutdown;
+        tokio::spawn(async move {
+            loop {
+                let interval = broker
+                    .config
+                    .read()
+                    .log_flush_scheduler_interval_ms()
+                    .clamp(10, 60_000);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(interval as u64)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                broker.replicas.flush_due().await;
+            }
+        })
+    };
+    vec![retention, flush]
+}

@@ -1,0 +1,813 @@
+//! The partition log: the ordered segments of one partition and the public API.
+//!
+//! # Invariants
+//! - Segments are contiguous in offsets: each segment's `next_offset` is the next segment's base
+//!   offset, and a segment's base offset is the log end offset at the time it was rolled. There
+//!   is always at least one segment; the last one is the active segment and the only one written.
+//! - `log_start_offset` lies in `[first segment base, log_end_offset]`.
+//! - Every byte below `durable_offset` has been fdatasynced, and so has the directory entry of
+//!   every segment file below it: segments are fsynced (with the directory) when rolled, so
+//!   syncing the active file makes everything below the log end offset durable.
+//! - Indexes never point at or past the end of their segment's `.log`; closed segments' index
+//!   files are written (atomically) when they are rolled and the active one's at `close()`.
+//! - After a failed fsync the log is poisoned and refuses every write; reads still work.
+//! - Segment files are append-only except for `truncate_to` and recovery, so a [`ReadPlan`]
+//!   snapshot (file handles + byte lengths) stays valid outside the caller's lock.
+//! - Nothing read from disk is trusted: every length is checked before it is used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use strom_records::header;
+use strom_records::BatchHeader;
+
+use crate::checkpoint::{
+    fsync_dir, fsync_file, read_log_start_offset, remove_if_exists, write_atomic,
+    write_log_start_offset, CLEAN_SHUTDOWN_FILE, TMP_SUFFIX,
+};
+use crate::config::LogConfig;
+use crate::error::{IoContext, StorageError};
+use crate::query;
+use crate::read::{PlanSegment, ReadPlan};
+use crate::recovery::BatchMeta;
+use crate::retention::{self, RetentionOutcome, SegmentSummary};
+use crate::segment::{parse_file_name, OpenMode, Segment, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
+
+/// What `append` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Set when a batch uses `LogAppendTime`: the time the validator stamped into it
+    /// (`strom_records::ValidatedBatches::assign_max_timestamps`, called by the broker before append).
+    pub log_append_time_ms: Option<i64>,
+    /// Largest batch max timestamp of the request.
+    pub max_timestamp: i64,
+    /// Last offset of the batch holding `max_timestamp`.
+    pub offset_of_max_timestamp: i64,
+    pub batches: usize,
+    pub bytes: usize,
+}
+
+/// What `open` found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The clean-shutdown marker was present.
+    pub clean_shutdown: bool,
+    /// Segments after opening.
+    pub segments: usize,
+    /// Bytes cut off the end of segments (torn or invalid batches).
+    pub truncated_bytes: u64,
+    /// Segments whose indexes were rebuilt from the `.log`.
+    pub indexes_rebuilt: usize,
+    /// Base offsets of segments dropped because an earlier segment ended early.
+    pub dropped_segments: Vec<i64>,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+/// A handle to fdatasync the active segment outside the partition lock.
+#[derive(Debug, Clone)]
+pub struct SyncHandle {
+    file: Arc<File>,
+    path: PathBuf,
+    dir: PathBuf,
+    covers: i64,
+    poisoned: Arc<AtomicBool>,
+    durable: Arc<AtomicI64>,
+}
+
+impl SyncHandle {
+    /// The log end offset this handle makes durable.
+    pub fn covers(&self) -> i64 {
+        self.covers
+    }
+
+    /// fdatasyncs the file; returns the offset everything below which is now durable.
+    /// A failure poisons the log (and is fatal for the broker).
+    pub fn sync(&self) -> Result<i64, StorageError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::Poisoned {
+                dir: self.dir.clone(),
+            });
+        }
+        if let Err(e) = fsync_file(&self.file, &self.path) {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::error!(dir = %self.dir.display(), error = %e, "fsync failed, log poisoned");
+            return Err(e);
+        }
+        self.durable.fetch_max(self.covers, Ordering::AcqRel);
+        Ok(self.covers)
+    }
+}
+
+/// One partition's log.
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    poisoned: Arc<AtomicBool>,
+    durable: Arc<AtomicI64>,
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Log {
+    /// Opens (creating if missing) the log in `dir`, recovering after an unclean shutdown.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<(Log, RecoveryReport), StorageError> {
+        config.validate()?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+            if let Some(parent) = dir.parent() {
+                fsync_dir(parent)?;
+            }
+        }
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let mut report = RecoveryReport {
+            clean_shutdown: clean,
+            ..RecoveryReport::default()
+        };
+
+        let mut bases = BTreeSet::new();
+        let mut index_files = Vec::new();
+        for entry in std::fs::read_dir(dir).ctx(|| format!("list {}", dir.display()))? {
+            let entry = entry.ctx(|| format!("list {}", dir.display()))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(TMP_SUFFIX) {
+                tracing::info!(file = %entry.path().display(), "removing leftover temporary file");
+                remove_if_exists(&entry.path())?;
+                continue;
+            }
+            match parse_file_name(name) {
+                Some((base, LOG_EXT)) => {
+                    bases.insert(base);
+                }
+                Some((base, INDEX_EXT | TIME_INDEX_EXT)) => index_files.push((base, entry.path())),
+                _ => {}
+            }
+        }
+        for (base, path) in index_files {
+            if !bases.contains(&base) {
+                tracing::info!(file = %path.display(), "removing index file without a segment");
+                remove_if_exists(&path)?;
+            }
+        }
+
+        let bases: Vec<i64> = bases.into_iter().collect();
+        let mut segments = BTreeMap::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            let mode = if next_base.is_none() && !clean {
+                OpenMode::Recover
+            } else {
+                OpenMode::Trusted
+            };
+            let (seg, r) = Segment::open(dir, base, mode, config.index_interval_bytes, now_ms)?;
+            report.truncated_bytes += r.truncated_bytes;
+            report.indexes_rebuilt += usize::from(r.index_rebuilt);
+            if let Some(next_base) = next_base {
+                if seg.is_empty() {
+                    tracing::warn!(segment = %seg.log_path().display(), "removing empty inactive segment");
+                    seg.delete_files()?;
+                    continue;
+                }
+                if seg.next_offset() != next_base {
+                    let dropped: Vec<i64> = bases.get(i + 1..).unwrap_or(&[]).to_vec();
+                    tracing::warn!(
+                        segment = %seg.log_path().display(),
+                        next_offset = seg.next_offset(),
+                        next_segment = next_base,
+                        dropped_segments = dropped.len(),
+                        "segment ends before the next one starts; dropping the later segments"
+                    );
+                    for &b in &dropped {
+                        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+                            remove_if_exists(&dir.join(crate::segment::file_name(b, ext)))?;
+                        }
+                    }
+                    report.dropped_segments = dropped;
+                    segments.insert(base, seg);
+                    break;
+                }
+            }
+            segments.insert(base, seg);
+        }
+
+        let checkpoint = read_log_start_offset(dir)?;
+        if segments.is_empty() {
+            let base = checkpoint.unwrap_or(0);
+            segments.insert(base, Segment::create(dir, base, now_ms)?);
+        }
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset: 0,
+            poisoned: Arc::new(AtomicBool::new(false)),
+            durable: Arc::new(AtomicI64::new(0)),
+        };
+        let first_base = log.first_segment().base_offset();
+        log.log_start_offset = checkpoint.map_or(first_base, |c| c.max(first_base));
+        if log.log_start_offset > log.log_end_offset() {
+            tracing::warn!(
+                dir = %dir.display(),
+                log_start_offset = log.log_start_offset,
+                log_end_offset = log.log_end_offset(),
+                "log start offset is past the log end; starting an empty log there"
+            );
+            let start = log.log_start_offset;
+            log.truncate_fully_and_start_at(start, now_ms)?;
+        }
+        if clean {
+            remove_if_exists(&marker)?;
+        } else {
+            log.active().flush()?;
+        }
+        fsync_dir(dir)?;
+        log.durable.store(log.log_end_offset(), Ordering::Release);
+        report.segments = log.segments.len();
+        report.log_start_offset = log.log_start_offset;
+        report.log_end_offset = log.log_end_offset();
+        tracing::info!(
+            dir = %dir.display(),
+            clean_shutdown = clean,
+            segments = report.segments,
+            log_start_offset = report.log_start_offset,
+            log_end_offset = report.log_end_offset,
+            truncated_bytes = report.truncated_bytes,
+            "opened partition log"
+        );
+        Ok((log, report))
+    }
+
+    fn first_segment(&self) -> &Segment {
+        #[allow(clippy::expect_used)]
+        self.segments
+            .values()
+            .next()
+            .expect("a log always has a segment")
+    }
+
+    fn active(&self) -> &Segment {
+        #[allow(clippy::expect_used)]
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        #[allow(clippy::expect_used)]
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+    /// Everything below this offset has been fdatasynced.
+    pub fn durable_offset(&self) -> i64 {
+        self.durable.load(Ordering::Acquire)
+    }
+    /// Bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(Segment::size).sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.keys().copied().collect()
+    }
+    /// True after a failed fsync: every write is refused.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Replaces the configuration (new values apply to the next roll/retention check).
+    pub fn update_config(&mut self, config: LogConfig) -> Result<(), StorageError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<(), StorageError> {
+        if self.is_poisoned() {
+            return Err(StorageError::Poisoned {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Poisons the log when `r` is a failed fsync (or, with `any_io`, any I/O failure).
+    fn guard<T>(&self, r: Result<T, StorageError>, any_io: bool) -> Result<T, StorageError> {
+        if let Err(e) = &r {
+            if e.is_fsync_failure() || (any_io && matches!(e, StorageError::Io { .. })) {
+                self.poisoned.store(true, Ordering::Release);
+                tracing::error!(dir = %self.dir.display(), error = %e, "write failed, log poisoned");
+            }
+        }
+        r
+    }
+
+    /// Appends complete, validated v2 batches, assigning offsets from the log end offset.
+    /// Rewrites each batch's base offset (and the leader epoch when `leader_epoch >= 0`; neither
+    /// is covered by the CRC) in place, then writes all of it with one positional write to the
+    /// active segment, rolling first when needed. Timestamps are taken from the headers as the
+    /// validator left them.
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        self.check_writable()?;
+        let headers = parse_request(batches)?;
+        let first_offset = self.log_end_offset();
+        let mut count: i64 = 0;
+        let mut incoming_max_ts = i64::MIN;
+        let mut log_append_time = None;
+        for (_, h) in &headers {
+            count += i64::from(h.last_offset_delta) + 1;
+            if h.is_log_append_time() && log_append_time.is_none() {
+                log_append_time = Some(h.max_timestamp);
+            }
+            incoming_max_ts = incoming_max_ts.max(h.max_timestamp);
+        }
+        let last_offset = first_offset + count - 1;
+        if self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms) {
+            let r = self.roll_inner(now_ms);
+            self.guard(r, false)?;
+        }
+
+        let mut metas = Vec::with_capacity(headers.len());
+        let mut next = first_offset;
+        let (mut max_ts, mut offset_of_max) = (i64::MIN, first_offset);
+        for (pos, h) in &headers {
+            let Some(b) = batches.get_mut(*pos..*pos + h.total_len()) else {
+                continue; // parse_request checked the bounds
+            };
+            header::set_base_offset(b, next);
+            if leader_epoch >= 0 {
+                header::set_partition_leader_epoch(b, leader_epoch);
+            }
+            let batch_max = h.max_timestamp;
+            let last = next + i64::from(h.last_offset_delta);
+            if batch_max > max_ts {
+                max_ts = batch_max;
+                offset_of_max = last;
+            }
+            metas.push(BatchMeta {
+                position: *pos as u64,
+                size: h.total_len() as u64,
+                base_offset: next,
+                last_offset: last,
+                max_timestamp: batch_max,
+            });
+            next = last + 1;
+        }
+        let interval = self.config.index_interval_bytes;
+        let r = self.active_mut().append(batches, &metas, interval, now_ms);
+        self.guard(r, true)?;
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            log_append_time_ms: log_append_time,
+            max_timestamp: max_ts,
+            offset_of_max_timestamp: offset_of_max,
+            batches: metas.len(),
+            bytes: batches.len(),
+        })
+    }
+
+    /// Kafka's `LogSegment.shouldRoll`, for a non-empty active segment.
+    fn should_roll(&self, bytes: u64, incoming_max_ts: i64, last_offset: i64, now_ms: i64) -> bool {
+        let seg = self.active();
+        if seg.is_empty() {
+            return false;
+        }
+        let c = &self.config;
+        seg.size() + bytes > c.segment_bytes
+            || seg.time_waited_for_roll(now_ms, incoming_max_ts) > c.segment_ms
+            || seg.offset_index().is_full(c.segment_index_bytes)
+            || seg.time_index().is_full(c.segment_index_bytes)
+            || last_offset - seg.base_offset() > i64::from(i32::MAX)
+    }
+
+    /// Closes the active segment (fsync, index files) and starts a new one at the log end offset.
+    fn roll_inner(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        let leo = self.log_end_offset();
+        if self.active().is_empty() {
+            return Ok(());
+        }
+        let active = self.active_mut();
+        active.flush()?;
+        active.write_indexes()?;
+        self.durable.fetch_max(leo, Ordering::AcqRel);
+        let seg = Segment::create(&self.dir, leo, now_ms)?;
+        fsync_dir(&self.dir)?;
+        self.segments.insert(leo, seg);
+        tracing::info!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
+        Ok(())
+    }
+
+    /// Rolls a new segment now (if the active one is not empty).
+    pub fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let r = self.roll_inner(now_ms);
+        self.guard(r, false)
+    }
+
+    /// Snapshots what a fetch from `fetch_offset` needs, without I/O.
+    /// `OffsetOutOfRange` when `fetch_offset` is outside `[log_start, log_end]`.
+    pub fn read_plan(
+        &self,
+        fetch_offset: i64,
+        max_offset_exclusive: i64,
+    ) -> Result<ReadPlan, StorageError> {
+        let (log_start, log_end) = (self.log_start_offset, self.log_end_offset());
+        if fetch_offset < log_start || fetch_offset > log_end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset: fetch_offset,
+                log_start,
+                log_end,
+            });
+        }
+        let mut segments = Vec::new();
+        if fetch_offset < log_end {
+            let first = self
+                .segments
+                .range(..=fetch_offset)
+                .next_back()
+                .map_or(i64::MIN, |(b, _)| *b);
+            for (i, seg) in self.segments.range(first..).map(|(_, s)| s).enumerate() {
+                let start = match i {
+                    0 => u64::from(seg.offset_index().lookup(fetch_offset).1),
+                    _ => 0,
+                };
+                segments.push(PlanSegment {
+                    file: Arc::clone(seg.file()),
+                    path: seg.log_path().to_path_buf(),
+                    start,
+                    end: seg.size(),
+                });
+            }
+        }
+        Ok(ReadPlan {
+            fetch_offset,
+            max_offset_exclusive,
+            log_start_offset: log_start,
+            log_end_offset: log_end,
+            segments,
+        })
+    }
+
+    /// A handle to fdatasync the active segment outside the lock (group commit).
+    pub fn sync_handle(&self) -> SyncHandle {
+        let active = self.active();
+        SyncHandle {
+            file: Arc::clone(active.file()),
+            path: active.log_path().to_path_buf(),
+            dir: self.dir.clone(),
+            covers: active.next_offset(),
+            poisoned: Arc::clone(&self.poisoned),
+            durable: Arc::clone(&self.durable),
+        }
+    }
+
+    /// fdatasyncs the active segment under the caller's lock.
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let r = self.active().flush();
+        self.guard(r, false)?;
+        self.durable
+            .fetch_max(self.log_end_offset(), Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// ListOffsets by timestamp: `(offset, timestamp)` of the first record (in offset order, at or
+    /// after the log start) whose timestamp is `>= ts`.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, StorageError> {
+        let log_start = self.log_start_offset;
+        for seg in self.segments.values() {
+            if seg.max_timestamp().is_none_or(|(max, _)| max < ts) {
+                continue;
+            }
+            let from = seg
+                .time_index()
+                .lookup(ts)
+                .map_or(seg.base_offset(), |(_, o)| o)
+                .max(log_start);
+            let mut pos = u64::from(seg.offset_index().lookup(from).1);
+            while pos < seg.size() {
+                let h = seg.read_header(pos)?;
+                if h.last_offset() >= log_start && h.max_timestamp >= ts {
+                    let batch = seg.read_bytes(pos, h.total_len())?;
+                    let found = query::first_record_at_or_after(
+                        &batch,
+                        ts,
+                        log_start,
+                        self.config.max_decompressed_bytes,
+                    )
+                    .map_err(|reason| corrupt(seg, pos, reason))?;
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+                pos += h.total_len() as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets `MAX_TIMESTAMP`: `(offset, timestamp)` of the record with the largest timestamp
+    /// (the first one if several share it). `None` for an empty log.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, StorageError> {
+        let mut best: Option<(&Segment, i64, i64)> = None;
+        for seg in self.segments.values() {
+            if let Some((ts, off)) = seg.max_timestamp() {
+                if best.is_none_or(|(_, b, _)| ts > b) {
+                    best = Some((seg, ts, off));
+                }
+            }
+        }
+        let Some((seg, max_ts, offset)) = best else {
+            return Ok(None);
+        };
+        let mut pos = u64::from(seg.offset_index().lookup(offset).1);
+        while pos < seg.size() {
+            let h = seg.read_header(pos)?;
+            if h.max_timestamp == max_ts {
+                let batch = seg.read_bytes(pos, h.total_len())?;
+                let found = query::max_timestamp_record(&batch, self.config.max_decompressed_bytes)
+                    .map_err(|reason| corrupt(seg, pos, reason))?;
+                return Ok(Some(found.unwrap_or((h.last_offset(), max_ts))));
+            }
+            pos += h.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (persisted) and deletes the segments
+    /// entirely below it (never the active one). Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, StorageError> {
+        self.check_writable()?;
+        let log_end = self.log_end_offset();
+        if offset < 0 || offset > log_end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        let r = write_log_start_offset(&self.dir, offset);
+        self.guard(r, false)?;
+        self.log_start_offset = offset;
+        let r = self.delete_segments_below(offset);
+        self.guard(r, false)?;
+        tracing::info!(dir = %self.dir.display(), log_start_offset = offset, "moved log start offset");
+        Ok(offset)
+    }
+
+    /// Deletes leading segments whose next segment starts at or below `offset`.
+    fn delete_segments_below(&mut self, offset: i64) -> Result<usize, StorageError> {
+        let keys: Vec<i64> = self.segments.keys().copied().collect();
+        let n = keys
+            .windows(2)
+            .take_while(|w| w.get(1).is_some_and(|next| *next <= offset))
+            .count();
+        self.delete_first(n).map(|(n, _)| n)
+    }
+
+    /// Removes the `n` oldest segments (never all of them) and fsyncs the directory.
+    fn delete_first(&mut self, n: usize) -> Result<(usize, u64), StorageError> {
+        let n = n.min(self.segments.len().saturating_sub(1));
+        let mut bytes = 0;
+        for _ in 0..n {
+            if let Some((_, seg)) = self.segments.pop_first() {
+                bytes += seg.size();
+                tracing::info!(segment = %seg.log_path().display(), size = seg.size(), "deleting segment");
+                seg.delete_files()?;
+            }
+        }
+        if n > 0 {
+            fsync_dir(&self.dir)?;
+        }
+        let first = self.first_segment().base_offset();
+        self.log_start_offset = self.log_start_offset.max(first);
+        Ok((n, bytes))
+    }
+
+    /// Deletes old segments by log start offset, `retention.bytes` and `retention.ms`
+    /// (Kafka's `deleteOldSegments`); only segments entirely below `high_watermark`. An expired
+    /// non-empty active segment is rolled first and then deleted.
+    pub fn apply_retention(
+        &mut self,
+        now_ms: i64,
+        high_watermark: i64,
+    ) -> Result<RetentionOutcome, StorageError> {
+        self.check_writable()?;
+        let summaries: Vec<SegmentSummary> = self
+            .segments
+            .values()
+            .map(|s| SegmentSummary {
+                base_offset: s.base_offset(),
+                size: s.size(),
+                largest_timestamp: s.largest_timestamp(),
+            })
+            .collect();
+        let (by_start, by_size, by_time) = retention::plan(
+            &summaries,
+            self.log_start_offset,
+            self.log_end_offset(),
+            high_watermark,
+            &self.config,
+            now_ms,
+        );
+        let n = by_start + by_size + by_time;
+        let mut outcome = RetentionOutcome {
+            deleted_by_log_start: by_start,
+            deleted_by_size: by_size,
+            deleted_by_time: by_time,
+            deleted_bytes: 0,
+            log_start_offset: self.log_start_offset,
+        };
+        if n == 0 {
+            return Ok(outcome);
+        }
+        if n >= self.segments.len() {
+            let r = self.roll_inner(now_ms);
+            self.guard(r, false)?;
+        }
+        let r = self.delete_first(n);
+        let (_, bytes) = self.guard(r, false)?;
+        outcome.deleted_bytes = bytes;
+        outcome.log_start_offset = self.log_start_offset;
+        tracing::info!(
+            dir = %self.dir.display(),
+            by_log_start = by_start,
+            by_size,
+            by_time,
+            deleted_bytes = bytes,
+            log_start_offset = self.log_start_offset,
+            "applied retention"
+        );
+        Ok(outcome)
+    }
+
+    /// Removes every batch holding an offset `>= offset` (whole batches; replication).
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let r = self.truncate_inner(offset);
+        self.guard(r, true)
+    }
+
+    fn truncate_inner(&mut self, offset: i64) -> Result<(), StorageError> {
+        let log_end = self.log_end_offset();
+        if offset < 0 {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        if offset >= log_end {
+            return Ok(());
+        }
+        if offset < self.first_segment().base_offset() {
+            return self.truncate_fully_and_start_at(offset, wall_clock_ms());
+        }
+        let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for b in doomed {
+            if let Some(seg) = self.segments.remove(&b) {
+                seg.delete_files()?;
+            }
+        }
+        let interval = self.config.index_interval_bytes;
+        let removed = self.active_mut().truncate_to_offset(offset, interval)?;
+        fsync_dir(&self.dir)?;
+        let leo = self.log_end_offset();
+        self.durable.fetch_min(leo, Ordering::AcqRel);
+        if self.log_start_offset > leo {
+            self.log_start_offset = leo;
+            write_log_start_offset(&self.dir, leo)?;
+        }
+        tracing::info!(dir = %self.dir.display(), target = offset, log_end_offset = leo, removed_bytes = removed, "truncated log");
+        Ok(())
+    }
+
+    /// Deletes every segment and starts an empty log at `offset`.
+    fn truncate_fully_and_start_at(
+        &mut self,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        for seg in std::mem::take(&mut self.segments).into_values() {
+            seg.delete_files()?;
+        }
+        let seg = Segment::create(&self.dir, offset, now_ms)?;
+        self.segments.insert(offset, seg);
+        fsync_dir(&self.dir)?;
+        self.log_start_offset = offset;
+        write_log_start_offset(&self.dir, offset)?;
+        self.durable.store(offset, Ordering::Release);
+        tracing::info!(dir = %self.dir.display(), offset, "truncated log fully");
+        Ok(())
+    }
+
+    /// Flushes, writes the active segment's indexes and the clean-shutdown marker.
+    pub fn close(mut self) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let active = self.active_mut();
+        active.flush()?;
+        active.write_indexes()?;
+        write_atomic(&self.dir, CLEAN_SHUTDOWN_FILE, b"")?;
+        tracing::info!(dir = %self.dir.display(), log_end_offset = self.log_end_offset(), "closed partition log");
+        Ok(())
+    }
+
+    /// Removes the partition directory (topic deletion). Open read plans keep their files readable.
+    pub fn delete(self) -> Result<(), StorageError> {
+        std::fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))?;
+        if let Some(parent) = self.dir.parent() {
+            fsync_dir(parent)?;
+        }
+        tracing::info!(dir = %self.dir.display(), "deleted partition log");
+        Ok(())
+    }
+}
+
+fn corrupt(seg: &Segment, position: u64, reason: String) -> StorageError {
+    StorageError::Corrupt {
+        path: seg.log_path().to_path_buf(),
+        position,
+        reason,
+    }
+}
+
+/// Splits an append request into `(position, header)` of each batch, checking structure only.
+fn parse_request(bytes: &[u8]) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let invalid = |reason: String| StorageError::InvalidBatch {
+            position: pos,
+            reason,
+        };
+        let rest = bytes.get(pos..).unwrap_or(&[]);
+        let h = BatchHeader::parse(rest).map_err(|e| invalid(e.to_string()))?;
+        if h.total_len() > rest.len() {
+            return Err(invalid(format!(
+                "batch length {} runs past the request end",
+                h.total_len()
+            )));
+        }
+        if h.last_offset_delta < 0 {
+            return Err(invalid(format!(
+                "negative last offset delta {}",
+                h.last_offset_delta
+            )));
+        }
+        out.push((pos, h));
+        pos += h.total_len();
+    }
+    if out.is_empty() {
+        return Err(StorageError::InvalidBatch {
+            position: 0,
+            reason: "no batches".into(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,49 @@
+//! `strom`: the one binary. `strom server` runs a broker; every other subcommand is a client
+//! tool in the spirit of Redpanda's `rpk` that talks to a broker over the Kafka protocol.
+
+mod cli;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+/// Strom: a Kafka-compatible event-streaming platform in one binary.
+#[derive(Parser)]
+#[command(name = "strom", version, about, long_about = None, propagate_version = true)]
+struct Strom {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (Kafka listener on 127.0.0.1:9092, data in ./strom-data by default).
+    Server(server::ServerArgs),
+    /// Create, list, describe, delete topics and change their configs.
+    #[command(subcommand)]
+    Topic(cli::topic::TopicCommand),
+    /// Produce records read line by line from stdin.
+    Produce(cli::produce::ProduceArgs),
+    /// Consume records and print them.
+    Consume(cli::consume::ConsumeArgs),
+    /// Inspect the cluster.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Strom::parse();
+    let result = match args.command {
+        Command::Server(server_args) => server::run(server_args),
+        Command::Topic(cmd) => cli::run(cli::topic::run(cmd)),
+        Command::Produce(cmd) => cli::run(cli::produce::run(cmd)),
+        Command::Consume(cmd) => cli::run(cli::consume::run(cmd)),
+        Command::Cluster(cmd) => cli::run(cli::cluster::run(cmd)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
