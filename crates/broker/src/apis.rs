@@ -8,7 +8,9 @@ use strom_protocol::Request;
 use crate::handlers;
 use crate::server::Broker;
 
-/// What the connection does after a request.
+/// What the connection does after a request. Built once per request and moved straight into
+/// the encoder, so the size of the response variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Reply {
     /// Send this response.
     Response(ResponseKind),
@@ -29,9 +31,9 @@ pub async fn handle(broker: &Arc<Broker>, request: Request) -> Reply {
     );
     let _entered = span.enter();
     match request.body {
-        RequestKind::ApiVersions(req) => {
-            Reply::Response(ResponseKind::ApiVersions(handlers::api_versions::handle(&req, version)))
-        }
+        RequestKind::ApiVersions(req) => Reply::Response(ResponseKind::ApiVersions(
+            handlers::api_versions::handle(&req, version),
+        )),
         RequestKind::Metadata(req) => Reply::Response(ResponseKind::Metadata(
             handlers::metadata::handle(broker, req, version).await,
         )),

@@ -45,8 +45,9 @@ pub fn load_or_init(data_dir: &Path, node_id: i32) -> Result<String, BrokerError
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let cluster_id = new_cluster_id();
-            let text =
-                format!("#Written by Strom\nversion=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+            let text = format!(
+                "#Written by Strom\nversion=1\ncluster.id={cluster_id}\nnode.id={node_id}\n"
+            );
             let tmp = data_dir.join("meta.properties.tmp");
             std::fs::write(&tmp, text).map_err(io)?;
             std::fs::File::open(&tmp)

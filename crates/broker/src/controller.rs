@@ -141,7 +141,10 @@ impl Controller {
         also_creating: &HashSet<String>,
     ) -> Result<(i32, i16, Vec<Vec<i32>>), ApiError> {
         if let Err(message) = topic_name::validate(&topic.name) {
-            return Err(ApiError::with_message(ResponseError::InvalidTopicException, message));
+            return Err(ApiError::with_message(
+                ResponseError::InvalidTopicException,
+                message,
+            ));
         }
         if image.topic(&topic.name).is_some() || also_creating.contains(&topic.name) {
             return Err(ApiError::with_message(
@@ -472,7 +475,11 @@ impl Controller {
             ));
         }
         let current = log.image().topic_configs(topic);
-        let mut next = if replace { BTreeMap::new() } else { current.clone() };
+        let mut next = if replace {
+            BTreeMap::new()
+        } else {
+            current.clone()
+        };
         for (name, value) in changes {
             match value {
                 Some(value) => {
@@ -526,7 +533,11 @@ impl Controller {
         let mut log = self.log.lock();
         let resource = ConfigResource::Broker(None);
         let current = log.image().configs(&resource).cloned().unwrap_or_default();
-        let mut next = if replace { BTreeMap::new() } else { current.clone() };
+        let mut next = if replace {
+            BTreeMap::new()
+        } else {
+            current.clone()
+        };
         for (name, value) in changes {
             match value {
                 Some(value) => {

@@ -97,7 +97,11 @@ impl Partition {
     }
 
     pub fn set_config(&self, config: Arc<TopicConfig>) {
-        if let Err(error) = self.log.lock().update_config(crate::engine_config::log_config(&config)) {
+        if let Err(error) = self
+            .log
+            .lock()
+            .update_config(crate::engine_config::log_config(&config))
+        {
             tracing::warn!(topic = %self.topic, partition = self.index, %error, "log config not applied");
         }
         *self.config.write() = config;
@@ -150,10 +154,8 @@ impl Partition {
                 }
             }
             FlushPolicy::Interval { messages, .. } => {
-                let unflushed = self
-                    .unflushed_messages
-                    .fetch_add(records, Ordering::AcqRel)
-                    + records;
+                let unflushed =
+                    self.unflushed_messages.fetch_add(records, Ordering::AcqRel) + records;
                 if unflushed >= messages {
                     self.wait_durable(next_offset).await;
                 }
@@ -165,7 +167,9 @@ impl Partition {
     pub async fn flush_if_due(&self, now_ms: i64) {
         if let FlushPolicy::Interval { ms, .. } = FlushPolicy::from_config(&self.config()) {
             let last = self.last_flush_ms.load(Ordering::Acquire);
-            if now_ms.saturating_sub(last) >= ms && *self.durable_offset.borrow() < self.log_end_offset() {
+            if now_ms.saturating_sub(last) >= ms
+                && *self.durable_offset.borrow() < self.log_end_offset()
+            {
                 self.wait_durable(self.log_end_offset()).await;
             }
         }

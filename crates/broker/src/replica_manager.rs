@@ -98,7 +98,9 @@ impl ReplicaManager {
                 .filter(|key| key.topic == topic)
                 .cloned()
                 .collect();
-            keys.iter().filter_map(|key| partitions.remove(key)).collect()
+            keys.iter()
+                .filter_map(|key| partitions.remove(key))
+                .collect()
         };
         for partition in removed {
             let index = partition.index;
@@ -112,10 +114,14 @@ impl ReplicaManager {
                     }
                 }
                 Err(shared) => {
-                    let dir = self.data_dir.join(TopicPartition::new(topic, index).dir_name());
-                    let parked = self
+                    let dir = self
                         .data_dir
-                        .join(format!("{}.{}-delete", dir_file_name(&dir), shared.topic_id.simple()));
+                        .join(TopicPartition::new(topic, index).dir_name());
+                    let parked = self.data_dir.join(format!(
+                        "{}.{}-delete",
+                        dir_file_name(&dir),
+                        shared.topic_id.simple()
+                    ));
                     if let Err(error) = std::fs::rename(&dir, &parked) {
                         tracing::warn!(topic, partition = index, %error, "cannot park deleted partition log");
                     }
@@ -202,7 +208,9 @@ impl ReplicaManager {
                         tracing::error!(%topic, partition = index, %error, "cannot close partition log");
                     }
                 }
-                Err(_) => tracing::warn!(%topic, partition = index, "partition still in use at shutdown; recovery will check it"),
+                Err(_) => {
+                    tracing::warn!(%topic, partition = index, "partition still in use at shutdown; recovery will check it")
+                }
             }
         }
     }

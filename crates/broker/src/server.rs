@@ -73,8 +73,17 @@ impl Broker {
         })?;
         let node_id = config.node_id();
         let cluster_id = crate::cluster::load_or_init(&data_dir, node_id)?;
-        let listen = config.listeners().into_iter().next().map(|l| (l.host.clone(), l.port)).unwrap_or_else(|| ("127.0.0.1".to_string(), 9092));
-        let advertised = config.advertised_listeners().into_iter().next().map(|l| (l.host.clone(), l.port as i32));
+        let listen = config
+            .listeners()
+            .into_iter()
+            .next()
+            .map(|l| (l.host.clone(), l.port))
+            .unwrap_or_else(|| ("127.0.0.1".to_string(), 9092));
+        let advertised = config
+            .advertised_listeners()
+            .into_iter()
+            .next()
+            .map(|l| (l.host.clone(), l.port as i32));
         let config = Arc::new(RwLock::new(config));
         let replicas = Arc::new(ReplicaManager::new(&data_dir));
         let started = std::time::Instant::now();
@@ -104,7 +113,14 @@ impl Broker {
         })?;
         let (advertised_host, advertised_port) = match advertised {
             // An advertised port of 0 follows an ephemeral listen port.
-            Some((host, port)) => (host, if port == 0 { local_addr.port() as i32 } else { port }),
+            Some((host, port)) => (
+                host,
+                if port == 0 {
+                    local_addr.port() as i32
+                } else {
+                    port
+                },
+            ),
             None => {
                 let host = if local_addr.ip().is_unspecified() {
                     tracing::warn!("listening on all interfaces without advertised.listeners; advertising localhost");
@@ -185,7 +201,11 @@ fn spawn_background_tasks(
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             loop {
-                let interval = broker.config.read().log_retention_check_interval_ms().max(10);
+                let interval = broker
+                    .config
+                    .read()
+                    .log_retention_check_interval_ms()
+                    .max(10);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(interval as u64)) => {}
                     _ = shutdown.changed() => return,

@@ -63,7 +63,10 @@ mod tests {
     #[tokio::test]
     async fn reads_frames_and_clean_eof() {
         let mut input: &[u8] = &[0, 0, 0, 2, 7, 8, 0, 0, 0, 0];
-        assert_eq!(read_frame(&mut input, 10).await.unwrap().unwrap(), &[7, 8][..]);
+        assert_eq!(
+            read_frame(&mut input, 10).await.unwrap().unwrap(),
+            &[7, 8][..]
+        );
         assert_eq!(read_frame(&mut input, 10).await.unwrap().unwrap(), &[][..]);
         assert!(read_frame(&mut input, 10).await.unwrap().is_none());
     }
@@ -71,12 +74,24 @@ mod tests {
     #[tokio::test]
     async fn refuses_oversized_negative_and_truncated_frames() {
         let mut big: &[u8] = &[0, 0, 1, 0];
-        assert!(matches!(read_frame(&mut big, 255).await, Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            read_frame(&mut big, 255).await,
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(read_frame(&mut negative, 255).await, Err(FrameError::Negative(-1))));
+        assert!(matches!(
+            read_frame(&mut negative, 255).await,
+            Err(FrameError::Negative(-1))
+        ));
         let mut short: &[u8] = &[0, 0, 0, 5, 1];
-        assert!(matches!(read_frame(&mut short, 255).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut short, 255).await,
+            Err(FrameError::Truncated)
+        ));
         let mut half_size: &[u8] = &[0, 0];
-        assert!(matches!(read_frame(&mut half_size, 255).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut half_size, 255).await,
+            Err(FrameError::Truncated)
+        ));
     }
 }

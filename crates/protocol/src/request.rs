@@ -142,7 +142,10 @@ mod tests {
         frame.put_i32(42);
         assert!(matches!(
             decode_request(frame.freeze()),
-            Err(DecodeError::UnknownApiKey { api_key: 999, correlation_id: 42 })
+            Err(DecodeError::UnknownApiKey {
+                api_key: 999,
+                correlation_id: 42
+            })
         ));
         let mut frame = BytesMut::new();
         frame.put_i16(ApiKey::ApiVersions as i16);
@@ -150,7 +153,11 @@ mod tests {
         frame.put_i32(5);
         assert!(matches!(
             decode_request(frame.freeze()),
-            Err(DecodeError::UnsupportedVersion { api_version: 99, correlation_id: 5, .. })
+            Err(DecodeError::UnsupportedVersion {
+                api_version: 99,
+                correlation_id: 5,
+                ..
+            })
         ));
     }
 
@@ -170,6 +177,9 @@ mod tests {
         frame.put_i16(1);
         frame.put_i32(1000);
         frame.put_i32(i32::MAX);
-        assert!(matches!(decode_request(frame.freeze()), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode_request(frame.freeze()),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 }

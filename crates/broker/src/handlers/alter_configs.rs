@@ -13,7 +13,11 @@ use crate::apis::blocking;
 use crate::error::ApiError;
 use crate::server::Broker;
 
-pub async fn handle(broker: &Arc<Broker>, request: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: AlterConfigsRequest,
+    _version: i16,
+) -> AlterConfigsResponse {
     let validate_only = request.validate_only;
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
@@ -58,14 +62,18 @@ pub async fn apply_changes(
     match resource_type {
         RESOURCE_TOPIC => {
             blocking(broker, move |broker| {
-                broker.controller.alter_topic_configs(&name, &changes, replace, validate_only)
+                broker
+                    .controller
+                    .alter_topic_configs(&name, &changes, replace, validate_only)
             })
             .await
         }
         RESOURCE_BROKER => {
             check_broker_name(broker, &name)?;
             blocking(broker, move |broker| {
-                broker.controller.alter_broker_configs(&changes, replace, validate_only)
+                broker
+                    .controller
+                    .alter_broker_configs(&changes, replace, validate_only)
             })
             .await
         }

@@ -9,17 +9,25 @@ use super::sb;
 use crate::apis::blocking;
 use crate::server::Broker;
 
-pub async fn handle(broker: &Arc<Broker>, request: CreatePartitionsRequest, _version: i16) -> CreatePartitionsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
     let validate_only = request.validate_only;
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
-        let assignments = topic
-            .assignments
-            .map(|a| a.into_iter().map(|x| x.broker_ids.iter().map(|b| b.0).collect()).collect());
+        let assignments = topic.assignments.map(|a| {
+            a.into_iter()
+                .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+                .collect()
+        });
         let count = topic.count;
         let outcome = blocking(broker, move |broker| {
-            broker.controller.create_partitions(&name, count, assignments, validate_only)
+            broker
+                .controller
+                .create_partitions(&name, count, assignments, validate_only)
         })
         .await;
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);

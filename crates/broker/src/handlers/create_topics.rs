@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use strom_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use strom_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use strom_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use strom_protocol::ResponseError;
 
@@ -15,7 +17,11 @@ use crate::controller::NewTopic;
 use crate::error::ApiError;
 use crate::server::Broker;
 
-pub async fn handle(broker: &Arc<Broker>, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for topic in &request.topics {
         *counts.entry(topic.name.to_string()).or_default() += 1;
@@ -59,7 +65,12 @@ pub async fn handle(broker: &Arc<Broker>, request: CreateTopicsRequest, version:
         let assignments = topic
             .assignments
             .iter()
-            .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect()))
+            .map(|a| {
+                (
+                    a.partition_index,
+                    a.broker_ids.iter().map(|b| b.0).collect(),
+                )
+            })
             .collect();
         slots.push((name.clone(), Ok(new_topics.len())));
         new_topics.push(NewTopic {
@@ -72,7 +83,10 @@ pub async fn handle(broker: &Arc<Broker>, request: CreateTopicsRequest, version:
     }
     let validate_only = request.validate_only;
     let submitted = new_topics.clone();
-    let created = blocking(broker, move |broker| broker.controller.create_topics(&submitted, validate_only)).await;
+    let created = blocking(broker, move |broker| {
+        broker.controller.create_topics(&submitted, validate_only)
+    })
+    .await;
 
     let broker_config = broker.config.read().clone();
     let topics = slots
@@ -97,7 +111,10 @@ pub async fn handle(broker: &Arc<Broker>, request: CreateTopicsRequest, version:
                     if version >= 5 {
                         result.num_partitions = created.num_partitions;
                         result.replication_factor = created.replication_factor;
-                        let overrides = new_topics.get(index).map(|t| t.configs.clone()).unwrap_or_default();
+                        let overrides = new_topics
+                            .get(index)
+                            .map(|t| t.configs.clone())
+                            .unwrap_or_default();
                         result.configs = Some(
                             config::describe_topic(&overrides, &broker_config, false, false)
                                 .into_iter()

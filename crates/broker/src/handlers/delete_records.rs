@@ -14,7 +14,11 @@ use crate::server::Broker;
 /// An offset of -1 means "up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
 
-pub async fn handle(broker: &Arc<Broker>, request: DeleteRecordsRequest, _version: i16) -> DeleteRecordsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DeleteRecordsRequest,
+    _version: i16,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -26,11 +30,18 @@ pub async fn handle(broker: &Arc<Broker>, request: DeleteRecordsRequest, _versio
                 None => result.error_code = ResponseError::UnknownTopicOrPartition.code(),
                 Some(partition) => {
                     let high_watermark = partition.high_watermark();
-                    let offset = if p.offset == HIGH_WATERMARK { high_watermark } else { p.offset };
+                    let offset = if p.offset == HIGH_WATERMARK {
+                        high_watermark
+                    } else {
+                        p.offset
+                    };
                     if offset < 0 || offset > high_watermark {
                         result.error_code = ResponseError::OffsetOutOfRange.code();
                     } else {
-                        let deleted = tokio::task::spawn_blocking(move || partition.delete_records_before(offset)).await;
+                        let deleted = tokio::task::spawn_blocking(move || {
+                            partition.delete_records_before(offset)
+                        })
+                        .await;
                         match deleted {
                             Ok(Ok(low_watermark)) => result.low_watermark = low_watermark,
                             Ok(Err(StorageError::OffsetOutOfRange { .. })) => {

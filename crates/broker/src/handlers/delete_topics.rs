@@ -2,16 +2,20 @@
 
 use std::sync::Arc;
 
+use strom_metadata::Uuid;
 use strom_protocol::messages::delete_topics_response::DeletableTopicResult;
 use strom_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
-use strom_metadata::Uuid;
 
 use super::sb;
 use crate::apis::blocking;
 use crate::controller::TopicRef;
 use crate::server::Broker;
 
-pub async fn handle(broker: &Arc<Broker>, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     let refs: Vec<TopicRef> = if version >= 6 {
         request
             .topics
@@ -29,7 +33,10 @@ pub async fn handle(broker: &Arc<Broker>, request: DeleteTopicsRequest, version:
             .collect()
     };
     let submitted = refs.clone();
-    let results = blocking(broker, move |broker| broker.controller.delete_topics(&submitted)).await;
+    let results = blocking(broker, move |broker| {
+        broker.controller.delete_topics(&submitted)
+    })
+    .await;
     let responses = refs
         .iter()
         .zip(results)
@@ -39,7 +46,8 @@ pub async fn handle(broker: &Arc<Broker>, request: DeleteTopicsRequest, version:
                 (Err(_), TopicRef::Name(name)) => (Some(name.clone()), Uuid::nil()),
                 (Err(_), TopicRef::Id(id)) => (None, *id),
             };
-            let mut response = DeletableTopicResult::default().with_name(name.map(|n| TopicName(sb(n))));
+            let mut response =
+                DeletableTopicResult::default().with_name(name.map(|n| TopicName(sb(n))));
             if version >= 6 {
                 response.topic_id = id;
             }

@@ -12,7 +12,11 @@ use crate::server::Broker;
 /// DescribeCluster v1 endpoint types.
 const ENDPOINT_BROKERS: i8 = 1;
 
-pub fn handle(broker: &Arc<Broker>, request: DescribeClusterRequest, version: i16) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    request: DescribeClusterRequest,
+    version: i16,
+) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(sb(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(broker.node_id));
@@ -22,7 +26,9 @@ pub fn handle(broker: &Arc<Broker>, request: DescribeClusterRequest, version: i1
             // Controllers are reached through their own listener in Kafka; this node serves
             // only the broker endpoint type.
             response.error_code = ResponseError::UnsupportedEndpointType.code();
-            response.error_message = Some(sb("The target server does not support the requested endpoint type"));
+            response.error_message = Some(sb(
+                "The target server does not support the requested endpoint type",
+            ));
             return response;
         }
     }

@@ -18,7 +18,11 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
 
-pub fn handle(broker: &Arc<Broker>, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    request: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let image = broker.controller.image();
     let broker_config = broker.config.read().clone();
     let include_synonyms = version >= 1 && request.include_synonyms;
@@ -41,8 +45,9 @@ pub fn handle(broker: &Arc<Broker>, request: DescribeConfigsRequest, version: i1
                         format!("Topic {name} does not exist."),
                     )),
                 },
-                RESOURCE_BROKER => check_broker_name(broker, &name)
-                    .map(|_| config::describe_broker(&broker_config, include_synonyms, include_docs)),
+                RESOURCE_BROKER => check_broker_name(broker, &name).map(|_| {
+                    config::describe_broker(&broker_config, include_synonyms, include_docs)
+                }),
                 RESOURCE_BROKER_LOGGER => check_broker_name(broker, &name).map(|_| Vec::new()),
                 other => Err(ApiError::with_message(
                     ResponseError::InvalidRequest,
@@ -57,7 +62,10 @@ pub fn handle(broker: &Arc<Broker>, request: DescribeConfigsRequest, version: i1
                     let keys = resource.configuration_keys;
                     result.configs = configs
                         .into_iter()
-                        .filter(|c| keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == c.name)))
+                        .filter(|c| {
+                            keys.as_ref()
+                                .is_none_or(|keys| keys.iter().any(|k| k.as_str() == c.name))
+                        })
                         .map(|c| to_wire(c, version, include_synonyms, include_docs))
                         .collect();
                 }
@@ -79,12 +87,20 @@ pub fn check_broker_name(broker: &Broker, name: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::with_message(
             ResponseError::InvalidRequest,
-            format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id),
+            format!(
+                "Unexpected broker id, expected {} or empty string, but received {name}",
+                broker.node_id
+            ),
         ))
     }
 }
 
-fn to_wire(c: DescribedConfig, version: i16, include_synonyms: bool, include_docs: bool) -> DescribeConfigsResourceResult {
+fn to_wire(
+    c: DescribedConfig,
+    version: i16,
+    include_synonyms: bool,
+    include_docs: bool,
+) -> DescribeConfigsResourceResult {
     let mut result = DescribeConfigsResourceResult::default()
         .with_name(sb(c.name))
         .with_value(c.value.map(sb))

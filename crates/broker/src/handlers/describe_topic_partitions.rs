@@ -49,15 +49,27 @@ pub fn handle(
             );
             continue;
         };
-        let first = if cursor_topic.as_deref() == Some(name.as_str()) { cursor_partition } else { 0 };
+        let first = if cursor_topic.as_deref() == Some(name.as_str()) {
+            cursor_partition
+        } else {
+            0
+        };
         if budget == 0 {
-            next_cursor = Some(Cursor::default().with_topic_name(TopicName(sb(name))).with_partition_index(first));
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(TopicName(sb(name)))
+                    .with_partition_index(first),
+            );
             break;
         }
         let (response, stopped_at) = describe(topic, first, &mut budget);
         topics.push(response);
         if let Some(partition) = stopped_at {
-            next_cursor = Some(Cursor::default().with_topic_name(TopicName(sb(name))).with_partition_index(partition));
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(TopicName(sb(name)))
+                    .with_partition_index(partition),
+            );
             break;
         }
     }
@@ -67,7 +79,11 @@ pub fn handle(
 }
 
 /// Describes partitions from `first` on while the budget lasts; returns where it stopped.
-fn describe(topic: &TopicImage, first: i32, budget: &mut usize) -> (DescribeTopicPartitionsResponseTopic, Option<i32>) {
+fn describe(
+    topic: &TopicImage,
+    first: i32,
+    budget: &mut usize,
+) -> (DescribeTopicPartitionsResponseTopic, Option<i32>) {
     let mut partitions = Vec::new();
     let mut stopped_at = None;
     for p in topic.partitions.values().filter(|p| p.partition >= first) {

@@ -209,10 +209,16 @@ fn plan(w: &Wanted) -> Result<Planned, Answer> {
     if w.current_leader_epoch >= 0 {
         let epoch = partition.leader_epoch();
         if w.current_leader_epoch < epoch {
-            return Err(empty_answer(Some(ResponseError::FencedLeaderEpoch), Some(partition)));
+            return Err(empty_answer(
+                Some(ResponseError::FencedLeaderEpoch),
+                Some(partition),
+            ));
         }
         if w.current_leader_epoch > epoch {
-            return Err(empty_answer(Some(ResponseError::UnknownLeaderEpoch), Some(partition)));
+            return Err(empty_answer(
+                Some(ResponseError::UnknownLeaderEpoch),
+                Some(partition),
+            ));
         }
     }
     // Read the offsets before planning: the plan then never returns data past them.
@@ -233,7 +239,10 @@ fn plan(w: &Wanted) -> Result<Planned, Answer> {
         )),
         Err(error) => {
             tracing::error!(topic = %partition.topic, partition = partition.index, %error, "fetch planning failed");
-            Err(empty_answer(Some(ResponseError::KafkaStorageError), Some(partition)))
+            Err(empty_answer(
+                Some(ResponseError::KafkaStorageError),
+                Some(partition),
+            ))
         }
     }
 }

@@ -28,7 +28,17 @@ pub async fn handle(
     for resource in request.resources {
         let name = resource.resource_name.to_string();
         let outcome = match changes(broker, resource.resource_type, &name, &resource.configs) {
-            Ok(changes) => apply_changes(broker, resource.resource_type, name, changes, false, validate_only).await,
+            Ok(changes) => {
+                apply_changes(
+                    broker,
+                    resource.resource_type,
+                    name,
+                    changes,
+                    false,
+                    validate_only,
+                )
+                .await
+            }
             Err(error) => Err(error),
         };
         let mut response = AlterConfigsResourceResponse::default()

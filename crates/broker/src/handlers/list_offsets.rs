@@ -18,7 +18,11 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub async fn handle(broker: &Arc<Broker>, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
     let read_committed = request.isolation_level == 1;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
@@ -33,7 +37,14 @@ pub async fn handle(broker: &Arc<Broker>, request: ListOffsetsRequest, version: 
                 partitions.push(response);
                 continue;
             };
-            match lookup(&partition, p.current_leader_epoch, p.timestamp, read_committed).await {
+            match lookup(
+                &partition,
+                p.current_leader_epoch,
+                p.timestamp,
+                read_committed,
+            )
+            .await
+            {
                 Ok((offset, timestamp)) => {
                     response.offset = offset;
                     response.timestamp = timestamp;

@@ -15,7 +15,11 @@ use crate::apis::blocking;
 use crate::server::Broker;
 use crate::topic_name;
 
-pub async fn handle(broker: &Arc<Broker>, request: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
     let auto_create_allowed = (version < 4 || request.allow_auto_topic_creation)
         && broker.config.read().auto_create_topics_enable();
     // v0 answers an empty list with every topic; later versions use null for that.
@@ -41,7 +45,13 @@ pub async fn handle(broker: &Arc<Broker>, request: MetadataRequest, version: i16
                 let errors = blocking(broker, move |broker| {
                     names
                         .iter()
-                        .filter_map(|name| broker.controller.ensure_topic(name).err().map(|e| (name.clone(), e)))
+                        .filter_map(|name| {
+                            broker
+                                .controller
+                                .ensure_topic(name)
+                                .err()
+                                .map(|e| (name.clone(), e))
+                        })
                         .collect::<Vec<_>>()
                 })
                 .await;
@@ -51,7 +61,12 @@ pub async fn handle(broker: &Arc<Broker>, request: MetadataRequest, version: i16
                 image = broker.controller.image();
             }
             for topic in requested {
-                topics.push(requested_topic(&image, topic.name.as_deref().map(|s| s.as_str()), topic.topic_id, version));
+                topics.push(requested_topic(
+                    &image,
+                    topic.name.as_deref().map(|s| s.as_str()),
+                    topic.topic_id,
+                    version,
+                ));
             }
         }
     }
@@ -78,11 +93,21 @@ fn requested_topic(
         Some(name) => {
             if let Err(message) = topic_name::validate(name) {
                 tracing::debug!(topic = name, %message, "metadata for an illegal topic name");
-                return error_topic(Some(name), Uuid::nil(), ResponseError::InvalidTopicException, version);
+                return error_topic(
+                    Some(name),
+                    Uuid::nil(),
+                    ResponseError::InvalidTopicException,
+                    version,
+                );
             }
             match image.topic(name) {
                 Some(topic) => topic_response(topic, version),
-                None => error_topic(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition, version),
+                None => error_topic(
+                    Some(name),
+                    Uuid::nil(),
+                    ResponseError::UnknownTopicOrPartition,
+                    version,
+                ),
             }
         }
         None => match image.topic_by_id(&topic_id) {
@@ -92,7 +117,12 @@ fn requested_topic(
     }
 }
 
-fn error_topic(name: Option<&str>, topic_id: Uuid, error: ResponseError, version: i16) -> MetadataResponseTopic {
+fn error_topic(
+    name: Option<&str>,
+    topic_id: Uuid,
+    error: ResponseError,
+    version: i16,
+) -> MetadataResponseTopic {
     let mut topic = MetadataResponseTopic::default()
         .with_error_code(error.code())
         .with_name(name.map(|n| TopicName(sb(n))));

@@ -49,11 +49,25 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 .with_log_start_offset(-1);
             let partition = name.as_deref().and_then(|n| broker.replicas.get(n, index));
             let outcome = match partition {
-                _ if !matches!(acks, -1..=1) => Err(error_response(ResponseError::InvalidRequiredAcks, None, version)),
-                None if name.is_none() => Err(error_response(ResponseError::UnknownTopicId, None, version)),
-                None => Err(error_response(ResponseError::UnknownTopicOrPartition, None, version)),
+                _ if !matches!(acks, -1..=1) => Err(error_response(
+                    ResponseError::InvalidRequiredAcks,
+                    None,
+                    version,
+                )),
+                None if name.is_none() => {
+                    Err(error_response(ResponseError::UnknownTopicId, None, version))
+                }
+                None => Err(error_response(
+                    ResponseError::UnknownTopicOrPartition,
+                    None,
+                    version,
+                )),
                 Some(partition) => append(&partition, data.records.unwrap_or_default(), version)
-                    .map(|(info, records)| Appended { partition, info, records }),
+                    .map(|(info, records)| Appended {
+                        partition,
+                        info,
+                        records,
+                    }),
             };
             match outcome {
                 Ok(appended) => {
@@ -73,7 +87,8 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
             }
             partition_responses.push(response);
         }
-        let mut topic_response = TopicProduceResponse::default().with_partition_responses(partition_responses);
+        let mut topic_response =
+            TopicProduceResponse::default().with_partition_responses(partition_responses);
         if version >= 13 {
             topic_response.topic_id = topic.topic_id;
         } else {
@@ -111,11 +126,26 @@ fn error_response(error: ResponseError, message: Option<String>, version: i16) -
     }
 }
 
-fn append(partition: &Partition, records: bytes::Bytes, version: i16) -> Result<(AppendInfo, i64), PartitionError> {
+fn append(
+    partition: &Partition,
+    records: bytes::Bytes,
+    version: i16,
+) -> Result<(AppendInfo, i64), PartitionError> {
     let config = partition.config();
     let now = now_ms();
     let validation = crate::engine_config::validation_config(&config);
-    let validated = validate_batches(&records, &validation, now).map_err(|e| validation_error(&e, version))?;
+    let validated =
+        validate_batches(&records, &validation, now).map_err(|e| validation_error(&e, version))?;
+    if validated.len() != 1 {
+        // Kafka accepts exactly one batch per partition from produce v3 on.
+        return Err(error_response(
+            ResponseError::InvalidRecord,
+            Some(format!(
+                "Produce requests with version {version} are only allowed to contain exactly one record batch per partition"
+            )),
+            version,
+        ));
+    }
     let count = validated.record_count() as i64;
     // The request buffer is shared with the rest of the frame; the log rewrites base offsets (and
     // for LogAppendTime the timestamp and CRC), so it appends from its own copy.
@@ -123,10 +153,16 @@ fn append(partition: &Partition, records: bytes::Bytes, version: i16) -> Result<
     validated.assign_max_timestamps(&mut buffer, validation.timestamp_type, now);
     match partition.append(&mut buffer, now) {
         Ok(info) => Ok((info, count)),
-        Err(error) if error.is_fsync_failure() => crate::error::halt("fsync failed during append", &error),
+        Err(error) if error.is_fsync_failure() => {
+            crate::error::halt("fsync failed during append", &error)
+        }
         Err(error) => {
             tracing::error!(topic = %partition.topic, partition = partition.index, %error, "append failed");
-            Err(error_response(ResponseError::KafkaStorageError, Some(error.to_string()), version))
+            Err(error_response(
+                ResponseError::KafkaStorageError,
+                Some(error.to_string()),
+                version,
+            ))
         }
     }
 }
@@ -147,7 +183,11 @@ fn validation_error(error: &ValidationError, version: i16) -> PartitionError {
     };
     PartitionError {
         code: error.kafka_error_code(),
-        message: if version >= 8 { Some(sb(error.error_message())) } else { None },
+        message: if version >= 8 {
+            Some(sb(error.error_message()))
+        } else {
+            None
+        },
         record_errors,
     }
 }

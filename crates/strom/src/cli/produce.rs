@@ -36,7 +36,7 @@ pub struct ProduceArgs {
     #[arg(short = 'H', long = "header", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     headers: Vec<(String, String)>,
     /// Acknowledgements to wait for: 0 (none), 1 (leader), all (all in-sync replicas).
-    #[arg(long, default_value = "all", value_parser = ["0", "1", "all", "-1"])]
+    #[arg(long, default_value = "all", value_parser = ["0", "1", "all"])]
     acks: String,
     /// Compression codec for record batches.
     #[arg(short = 'z', long, value_enum, default_value_t = Compression::None)]
