@@ -187,7 +187,7 @@ impl Controller {
                 assignment.push(replicas.clone());
             }
             let replication = assignment.first().map(|r| r.len()).unwrap_or(1) as i16;
-            config::validate_topic_overrides(&topic.configs).map_err(config_error)?;
+            config::validate_topic_overrides_with(&topic.configs, &broker).map_err(config_error)?;
             return Ok((assignment.len() as i32, replication, assignment));
         }
         let partitions = if topic.num_partitions == -1 {
@@ -220,7 +220,7 @@ impl Controller {
                 ),
             ));
         }
-        config::validate_topic_overrides(&topic.configs).map_err(config_error)?;
+        config::validate_topic_overrides_with(&topic.configs, &broker).map_err(config_error)?;
         let assignment = (0..partitions).map(|_| vec![self.node_id]).collect();
         Ok((partitions, replication, assignment))
     }
@@ -490,7 +490,8 @@ impl Controller {
                 }
             }
         }
-        config::validate_topic_overrides(&next).map_err(config_error)?;
+        config::validate_topic_overrides_with(&next, &self.broker_config.read())
+            .map_err(config_error)?;
         if validate_only {
             return Ok(());
         }

@@ -34,12 +34,13 @@ pub struct Broker {
     pub config: Arc<RwLock<BrokerConfig>>,
     pub replicas: Arc<ReplicaManager>,
     pub controller: Controller,
+    /// Set once at shutdown; long-polling fetches and idle connections watch it.
+    shutdown: watch::Sender<bool>,
 }
 
 /// A running broker.
 pub struct BrokerHandle {
     local_addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
 }
@@ -56,7 +57,7 @@ impl BrokerHandle {
 
     /// Stops accepting, lets in-flight requests finish, then flushes and closes every log.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
+        self.broker.shutdown.send_replace(true);
         if let Err(error) = self.task.await {
             tracing::error!(%error, "broker task failed");
         }
@@ -64,6 +65,11 @@ impl BrokerHandle {
 }
 
 impl Broker {
+    /// A receiver that sees `true` once the broker is shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
     /// Recovers the data directory and starts serving. Returns once the listener is bound.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         let data_dir = config.data_dir();
@@ -139,6 +145,7 @@ impl Broker {
             config,
             replicas,
             controller,
+            shutdown: watch::Sender::new(false),
         });
         tracing::info!(
             listen = %local_addr,
@@ -147,11 +154,9 @@ impl Broker {
             cluster_id = %broker.cluster_id,
             "kafka listener ready"
         );
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(run(broker.clone(), listener, shutdown_rx));
+        let task = tokio::spawn(run(broker.clone(), listener, broker.shutdown_signal()));
         Ok(BrokerHandle {
             local_addr,
-            shutdown,
             task,
             broker,
         })

@@ -45,6 +45,12 @@ pub fn handle(
                         format!("Topic {name} does not exist."),
                     )),
                 },
+                // "" names the cluster-wide defaults; this node's id names the broker itself.
+                RESOURCE_BROKER if name.is_empty() => Ok(config::describe_broker_defaults(
+                    &broker_config,
+                    include_synonyms,
+                    include_docs,
+                )),
                 RESOURCE_BROKER => check_broker_name(broker, &name).map(|_| {
                     config::describe_broker(&broker_config, include_synonyms, include_docs)
                 }),

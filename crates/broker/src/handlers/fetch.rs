@@ -80,6 +80,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + max_wait;
     let notify = Arc::new(Notify::new());
+    let mut shutdown = broker.shutdown_signal();
     let answers = loop {
         for w in &wanted {
             if let Ok(partition) = &w.partition {
@@ -91,12 +92,15 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         let any_error = answers.iter().any(|a| a.error.is_some());
         if bytes >= request.min_bytes.max(0) as usize
             || any_error
+            || *shutdown.borrow()
             || tokio::time::Instant::now() >= deadline
         {
             break answers;
         }
         tokio::select! {
             _ = notify.notified() => {}
+            // A parked fetch answers with what it has when the broker stops.
+            _ = shutdown.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {
                 break read_all(&wanted, request.max_bytes).await;
             }
