@@ -1,5 +1,6 @@
 //! Routes each decoded request to its handler (Kafka's KafkaApis).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use strom_protocol::messages::{RequestKind, ResponseKind};
@@ -20,7 +21,25 @@ pub enum Reply {
     Close,
 }
 
-pub async fn handle(broker: &Arc<Broker>, request: Request) -> Reply {
+/// Who sent a request: what handlers need beyond the request itself.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub client_id: String,
+    pub peer: SocketAddr,
+}
+
+impl RequestContext {
+    /// The client's host as Kafka reports it in group descriptions (`/127.0.0.1`).
+    pub fn client_host(&self) -> String {
+        format!("/{}", self.peer.ip())
+    }
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) -> Reply {
+    let context = RequestContext {
+        client_id: request.client_id().to_string(),
+        peer,
+    };
     let version = request.api_version();
     let span = tracing::debug_span!(
         "request",
@@ -75,6 +94,39 @@ pub async fn handle(broker: &Arc<Broker>, request: Request) -> Reply {
                 handlers::describe_topic_partitions::handle(broker, req, version),
             ))
         }
+        RequestKind::FindCoordinator(req) => Reply::Response(ResponseKind::FindCoordinator(
+            handlers::find_coordinator::handle(broker, req, version).await,
+        )),
+        RequestKind::JoinGroup(req) => Reply::Response(ResponseKind::JoinGroup(
+            handlers::join_group::handle(broker, req, version, &context).await,
+        )),
+        RequestKind::SyncGroup(req) => Reply::Response(ResponseKind::SyncGroup(
+            handlers::sync_group::handle(broker, req, version).await,
+        )),
+        RequestKind::Heartbeat(req) => Reply::Response(ResponseKind::Heartbeat(
+            handlers::heartbeat::handle(broker, req, version).await,
+        )),
+        RequestKind::LeaveGroup(req) => Reply::Response(ResponseKind::LeaveGroup(
+            handlers::leave_group::handle(broker, req, version).await,
+        )),
+        RequestKind::OffsetCommit(req) => Reply::Response(ResponseKind::OffsetCommit(
+            handlers::offset_commit::handle(broker, req, version).await,
+        )),
+        RequestKind::OffsetFetch(req) => Reply::Response(ResponseKind::OffsetFetch(
+            handlers::offset_fetch::handle(broker, req, version),
+        )),
+        RequestKind::ListGroups(req) => Reply::Response(ResponseKind::ListGroups(
+            handlers::list_groups::handle(broker, req, version),
+        )),
+        RequestKind::DescribeGroups(req) => Reply::Response(ResponseKind::DescribeGroups(
+            handlers::describe_groups::handle(broker, req, version),
+        )),
+        RequestKind::DeleteGroups(req) => Reply::Response(ResponseKind::DeleteGroups(
+            handlers::delete_groups::handle(broker, req, version).await,
+        )),
+        RequestKind::OffsetDelete(req) => Reply::Response(ResponseKind::OffsetDelete(
+            handlers::offset_delete::handle(broker, req, version).await,
+        )),
         other => {
             // Decoding already refuses APIs outside the implemented table; reaching this means
             // the table and this match disagree.

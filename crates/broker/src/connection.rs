@@ -52,7 +52,7 @@ pub async fn serve(
             Ok(request) => {
                 let correlation_id = request.correlation_id();
                 let api_version = request.api_version();
-                match apis::handle(&broker, request).await {
+                match apis::handle(&broker, request, peer).await {
                     Reply::Response(body) => encode(correlation_id, api_version, &body, peer),
                     Reply::None => continue,
                     Reply::Close => break,

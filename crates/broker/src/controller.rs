@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use strom_metadata::{ConfigResource, MetadataImage, MetadataLog, MetadataRecord, Uuid};
 use strom_protocol::ResponseError;
 
-use crate::config::{self, BrokerConfig, TopicConfig};
+use crate::config::{self, BrokerConfig, DynamicLevel, TopicConfig};
 use crate::error::{halt, ApiError, BrokerError};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_name;
@@ -64,12 +64,17 @@ impl Controller {
         };
         let log = MetadataLog::open(&data_dir)?;
         let image = Arc::new(log.image().clone());
-        // Cluster-wide dynamic broker configs live in the metadata log too.
-        if let Some(dynamic) = image.configs(&ConfigResource::Broker(None)) {
-            let mut config = broker_config.write();
-            for (name, value) in dynamic {
-                if let Err(error) = config.set_dynamic(name, Some(value)) {
-                    tracing::warn!(name, %error, "ignoring a stored dynamic broker config");
+        // Dynamic broker configs (cluster-wide and this node's) live in the metadata log too.
+        for (resource, level) in [
+            (ConfigResource::Broker(None), DynamicLevel::ClusterDefault),
+            (ConfigResource::Broker(Some(node_id)), DynamicLevel::Broker),
+        ] {
+            if let Some(dynamic) = image.configs(&resource) {
+                let mut config = broker_config.write();
+                for (name, value) in dynamic {
+                    if let Err(error) = config.set_dynamic_at(level, name, Some(value)) {
+                        tracing::warn!(name, %error, "ignoring a stored dynamic broker config");
+                    }
                 }
             }
         }
@@ -524,15 +529,22 @@ impl Controller {
         Ok(())
     }
 
-    /// Changes cluster-wide dynamic broker configs (resource name "" or this node's id).
+    /// Changes dynamic broker configs: cluster-wide (`node` is `None`, resource name "") or this
+    /// node's own (resource name = node id), which win over the cluster-wide ones.
     pub fn alter_broker_configs(
         &self,
+        node: Option<i32>,
         changes: &BTreeMap<String, Option<String>>,
         replace: bool,
         validate_only: bool,
     ) -> Result<(), ApiError> {
         let mut log = self.log.lock();
-        let resource = ConfigResource::Broker(None);
+        let resource = ConfigResource::Broker(node);
+        let level = if node.is_some() {
+            DynamicLevel::Broker
+        } else {
+            DynamicLevel::ClusterDefault
+        };
         let current = log.image().configs(&resource).cloned().unwrap_or_default();
         let mut next = if replace {
             BTreeMap::new()
@@ -553,10 +565,14 @@ impl Controller {
             // Validate on a copy, so a bad value changes nothing.
             let mut trial = self.broker_config.read().clone();
             for name in current.keys().filter(|n| !next.contains_key(*n)) {
-                trial.set_dynamic(name, None).map_err(config_error)?;
+                trial
+                    .set_dynamic_at(level, name, None)
+                    .map_err(config_error)?;
             }
             for (name, value) in &next {
-                trial.set_dynamic(name, Some(value)).map_err(config_error)?;
+                trial
+                    .set_dynamic_at(level, name, Some(value))
+                    .map_err(config_error)?;
             }
             if validate_only {
                 return Ok(());

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod controller;
 pub mod engine_config;
 pub mod error;
+pub mod group_coordinator;
 pub mod handlers;
 pub mod partition;
 pub mod replica_manager;

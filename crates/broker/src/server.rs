@@ -16,6 +16,9 @@ use crate::controller::Controller;
 use crate::error::BrokerError;
 use crate::replica_manager::ReplicaManager;
 
+/// How often group timers (session and rebalance timeouts) are checked.
+const GROUP_TIMER_TICK_MS: u64 = 50;
+
 /// Milliseconds since the Unix epoch, the unit of Kafka's timestamps.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -34,6 +37,8 @@ pub struct Broker {
     pub config: Arc<RwLock<BrokerConfig>>,
     pub replicas: Arc<ReplicaManager>,
     pub controller: Controller,
+    /// The group coordinator (consumer groups and committed offsets).
+    pub groups: crate::group_coordinator::GroupCoordinator,
     /// Set once at shutdown; long-polling fetches and idle connections watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -145,8 +150,17 @@ impl Broker {
             config,
             replicas,
             controller,
+            groups: crate::group_coordinator::GroupCoordinator::new(),
             shutdown: watch::Sender::new(false),
         });
+        {
+            let broker = broker.clone();
+            tokio::task::spawn_blocking(move || broker.groups.load_existing(&broker))
+                .await
+                .map_err(|e| {
+                    BrokerError::DataDirContents(format!("group coordinator load failed: {e}"))
+                })?;
+        }
         tracing::info!(
             listen = %local_addr,
             advertised = %format!("{}:{}", broker.advertised_host, broker.advertised_port),
@@ -220,6 +234,7 @@ fn spawn_background_tasks(
             }
         })
     };
+    let shutdown_for_groups = shutdown.clone();
     let flush = {
         let broker = broker.clone();
         let mut shutdown = shutdown;
@@ -238,5 +253,18 @@ fn spawn_background_tasks(
             }
         })
     };
-    vec![retention, flush]
+    let group_timers = {
+        let broker = broker.clone();
+        let mut shutdown = shutdown_for_groups;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(GROUP_TIMER_TICK_MS)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                broker.groups.poll_all().await;
+            }
+        })
+    };
+    vec![retention, flush, group_timers]
 }

@@ -70,10 +70,15 @@ pub async fn apply_changes(
         }
         RESOURCE_BROKER => {
             check_broker_name(broker, &name)?;
+            let node = if name.is_empty() {
+                None
+            } else {
+                Some(broker.node_id)
+            };
             blocking(broker, move |broker| {
                 broker
                     .controller
-                    .alter_broker_configs(&changes, replace, validate_only)
+                    .alter_broker_configs(node, &changes, replace, validate_only)
             })
             .await
         }

@@ -35,7 +35,10 @@ pub async fn handle(
                     } else {
                         p.offset
                     };
-                    if offset < 0 || offset > high_watermark {
+                    if !partition.config().cleanup_policy.delete {
+                        // Kafka refuses to move the start of a log that only compaction trims.
+                        result.error_code = ResponseError::PolicyViolation.code();
+                    } else if offset < 0 || offset > high_watermark {
                         result.error_code = ResponseError::OffsetOutOfRange.code();
                     } else {
                         let deleted = tokio::task::spawn_blocking(move || {

@@ -1,0 +1,245 @@
+//! The runtime around the group coordinator's state machines (`strom-coordinator`).
+//!
+//! Groups live in the shards of the internal topic `__consumer_offsets`: group `g` belongs to
+//! partition `abs(hash(g)) % offsets.topic.num.partitions`. Each shard is a
+//! [`GroupCoordinatorShard`] (pure state, no I/O) behind a lock, next to the partition that is
+//! its log. An operation runs under the shard's lock and returns records; the runtime appends
+//! them to the partition while still holding the lock (so the log's order is the state's order),
+//! then, outside the lock, waits until they are durable before the client hears of the result.
+//! At startup every shard is rebuilt by replaying its partition. Delayed answers (a JoinGroup
+//! waiting for the other members, a SyncGroup waiting for the leader) come out of later
+//! operations or timers as completions, delivered through one-shot channels.
+
+mod load;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use strom_coordinator::{
+    Completion, DelayedResponse, GroupCoordinatorShard, Outcome, Reply, RequestId, ShardConfig,
+};
+use strom_protocol::ResponseError;
+use tokio::sync::oneshot;
+
+use crate::controller::NewTopic;
+use crate::error::ApiError;
+use crate::partition::Partition;
+use crate::server::{now_ms, Broker};
+
+/// The internal topic that holds group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// One `__consumer_offsets` partition and the groups it holds.
+pub struct Shard {
+    pub partition: Arc<Partition>,
+    state: Mutex<GroupCoordinatorShard>,
+}
+
+/// An operation's answer: now, or later through a channel.
+pub enum Answer<T> {
+    Now(T),
+    Later(oneshot::Receiver<DelayedResponse>),
+}
+
+pub struct GroupCoordinator {
+    shards: RwLock<HashMap<i32, Arc<Shard>>>,
+    /// The partition count of `__consumer_offsets` once it exists.
+    num_partitions: RwLock<Option<i32>>,
+    next_request_id: AtomicU64,
+    pending: Mutex<HashMap<RequestId, oneshot::Sender<DelayedResponse>>>,
+    /// Serializes creating and loading the topic.
+    loading: Mutex<()>,
+}
+
+impl Default for GroupCoordinator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GroupCoordinator {
+    pub fn new() -> Self {
+        Self {
+            shards: RwLock::new(HashMap::new()),
+            num_partitions: RwLock::new(None),
+            next_request_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            loading: Mutex::new(()),
+        }
+    }
+
+    fn shard_config(broker: &Broker) -> ShardConfig {
+        let config = broker.config.read();
+        ShardConfig {
+            group_min_session_timeout_ms: config.group_min_session_timeout_ms(),
+            group_max_session_timeout_ms: config.group_max_session_timeout_ms(),
+            group_initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms(),
+            offsets_retention_ms: config.offsets_retention_ms(),
+            ..ShardConfig::default()
+        }
+    }
+
+    /// Loads the shards of an existing `__consumer_offsets` (at startup). Blocking.
+    pub fn load_existing(&self, broker: &Broker) {
+        if broker.controller.image().topic(OFFSETS_TOPIC).is_some() {
+            if let Err(error) = self.ensure_ready(broker) {
+                tracing::error!(?error, "cannot load the group coordinator");
+            }
+        }
+    }
+
+    /// Creates `__consumer_offsets` if needed and loads every shard not loaded yet. Blocking.
+    pub fn ensure_ready(&self, broker: &Broker) -> Result<(), ApiError> {
+        if self.num_partitions.read().is_some() {
+            return Ok(());
+        }
+        let _loading = self.loading.lock();
+        if self.num_partitions.read().is_some() {
+            return Ok(());
+        }
+        if broker.controller.image().topic(OFFSETS_TOPIC).is_none() {
+            let partitions = broker.config.read().offsets_topic_num_partitions();
+            let mut configs = BTreeMap::new();
+            configs.insert("cleanup.policy".to_string(), "compact".to_string());
+            configs.insert("compression.type".to_string(), "producer".to_string());
+            configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
+            let request = NewTopic {
+                name: OFFSETS_TOPIC.to_string(),
+                num_partitions: partitions,
+                replication_factor: -1,
+                assignments: Vec::new(),
+                configs,
+            };
+            match broker.controller.create_topics(&[request], false).pop() {
+                Some(Ok(_)) => tracing::info!(partitions, "created {OFFSETS_TOPIC}"),
+                Some(Err(error)) if error.code == ResponseError::TopicAlreadyExists.code() => {}
+                Some(Err(error)) => return Err(error),
+                None => return Err(ApiError::new(ResponseError::CoordinatorNotAvailable)),
+            }
+        }
+        let image = broker.controller.image();
+        let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+            return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
+        };
+        let config = Self::shard_config(broker);
+        let started = std::time::Instant::now();
+        let mut loaded = HashMap::new();
+        for index in topic.partitions.keys() {
+            let Some(partition) = broker.replicas.get(OFFSETS_TOPIC, *index) else {
+                return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
+            };
+            let mut state = GroupCoordinatorShard::new(config.clone());
+            load::replay_partition(&partition, &mut state);
+            loaded.insert(
+                *index,
+                Arc::new(Shard {
+                    partition,
+                    state: Mutex::new(state),
+                }),
+            );
+        }
+        tracing::info!(
+            shards = loaded.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "group coordinator loaded"
+        );
+        let count = loaded.len() as i32;
+        *self.shards.write() = loaded;
+        *self.num_partitions.write() = Some(count);
+        Ok(())
+    }
+
+    /// The shard that coordinates `group_id`, once the coordinator is ready.
+    pub fn shard_for(&self, group_id: &str) -> Result<Arc<Shard>, ApiError> {
+        let Some(partitions) = *self.num_partitions.read() else {
+            return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
+        };
+        let index = strom_coordinator::partition_for_group(group_id, partitions);
+        self.shards
+            .read()
+            .get(&index)
+            .cloned()
+            .ok_or_else(|| ApiError::new(ResponseError::CoordinatorNotAvailable))
+    }
+
+    /// Every loaded shard.
+    pub fn shards(&self) -> Vec<Arc<Shard>> {
+        self.shards.read().values().cloned().collect()
+    }
+
+    /// Runs a read-only operation on a shard.
+    pub fn read<T>(&self, shard: &Shard, op: impl FnOnce(&GroupCoordinatorShard) -> T) -> T {
+        op(&shard.state.lock())
+    }
+
+    /// Runs an operation on the shard, makes its records durable, delivers the completions it
+    /// produced, and returns its answer.
+    pub async fn run<T>(
+        &self,
+        shard: &Shard,
+        op: impl FnOnce(&mut GroupCoordinatorShard, RequestId, i64) -> Outcome<T>,
+    ) -> Answer<T> {
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = oneshot::channel();
+        self.pending.lock().insert(request_id, sender);
+        let (reply, completions, durable_at) = {
+            let mut state = shard.state.lock();
+            let now = now_ms();
+            let outcome = op(&mut state, request_id, now);
+            let durable_at = write::append_records(&shard.partition, &outcome.records, now);
+            (outcome.reply, outcome.completions, durable_at)
+        };
+        if let Some(offset) = durable_at {
+            shard.partition.wait_durable(offset).await;
+        }
+        self.deliver(completions);
+        match reply {
+            Reply::Now(value) => {
+                self.pending.lock().remove(&request_id);
+                Answer::Now(value)
+            }
+            Reply::Later => Answer::Later(receiver),
+        }
+    }
+
+    fn deliver(&self, completions: Vec<Completion>) {
+        if completions.is_empty() {
+            return;
+        }
+        let mut pending = self.pending.lock();
+        for completion in completions {
+            if let Some(sender) = pending.remove(&completion.request_id) {
+                // The client may have gone; its answer then has nowhere to go.
+                let _ = sender.send(completion.response);
+            }
+        }
+    }
+
+    /// Fires due timers on every shard (session and rebalance timeouts, offset expiration).
+    pub async fn poll_all(&self) {
+        for shard in self.shards() {
+            let (completions, durable_at) = {
+                let mut state = shard.state.lock();
+                let now = now_ms();
+                if state.next_deadline().is_none_or(|deadline| deadline > now) {
+                    continue;
+                }
+                let outcome = state.poll(now);
+                let durable_at = write::append_records(&shard.partition, &outcome.records, now);
+                (outcome.completions, durable_at)
+            };
+            if let Some(offset) = durable_at {
+                shard.partition.wait_durable(offset).await;
+            }
+            self.deliver(completions);
+        }
+    }
+}
+
+/// Waits for a delayed answer; a dropped sender (a shard that went away) is a coordinator error.
+pub async fn delayed(receiver: oneshot::Receiver<DelayedResponse>) -> Option<DelayedResponse> {
+    receiver.await.ok()
+}

@@ -1,0 +1,124 @@
+//! OffsetFetch: a group's committed offsets (v0-7: one group; v8+: several groups).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use strom_coordinator::FetchedOffset;
+use strom_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use strom_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::sb;
+use crate::server::{now_ms, Broker};
+
+type Wanted = Option<Vec<(String, Vec<i32>)>>;
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    request: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = request
+            .groups
+            .iter()
+            .map(|group| {
+                let wanted: Wanted = group.topics.as_ref().map(|topics| {
+                    topics
+                        .iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let (error_code, offsets) = fetch(broker, &group.group_id, wanted);
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(group.group_id.clone())
+                    .with_error_code(error_code)
+                    .with_topics(
+                        by_topic(offsets)
+                            .into_iter()
+                            .map(|(topic, partitions)| {
+                                OffsetFetchResponseTopics::default()
+                                    .with_name(TopicName(sb(topic)))
+                                    .with_partitions(
+                                        partitions
+                                            .into_iter()
+                                            .map(|o| {
+                                                OffsetFetchResponsePartitions::default()
+                                                    .with_partition_index(o.partition)
+                                                    .with_committed_offset(o.committed_offset)
+                                                    .with_committed_leader_epoch(
+                                                        o.committed_leader_epoch,
+                                                    )
+                                                    .with_metadata(Some(sb(o.metadata)))
+                                                    .with_error_code(o.error_code)
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted: Wanted = request.topics.as_ref().map(|topics| {
+        topics
+            .iter()
+            .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
+    let (error_code, offsets) = fetch(broker, &request.group_id, wanted);
+    let topics = by_topic(offsets)
+        .into_iter()
+        .map(|(topic, partitions)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|o| {
+                            let mut partition = OffsetFetchResponsePartition::default()
+                                .with_partition_index(o.partition)
+                                .with_committed_offset(o.committed_offset)
+                                .with_metadata(Some(sb(o.metadata)))
+                                .with_error_code(o.error_code);
+                            if version >= 5 {
+                                partition.committed_leader_epoch = o.committed_leader_epoch;
+                            }
+                            partition
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    let mut response = OffsetFetchResponse::default().with_topics(topics);
+    if version >= 2 {
+        response.error_code = error_code;
+    }
+    response
+}
+
+/// The offsets of one group, or a group-level error.
+fn fetch(broker: &Broker, group_id: &str, wanted: Wanted) -> (i16, Vec<FetchedOffset>) {
+    let shard = match broker.groups.shard_for(group_id) {
+        Ok(shard) => shard,
+        Err(error) => return (error.code, Vec::new()),
+    };
+    let now = now_ms();
+    match broker.groups.read(&shard, |state| {
+        state.fetch_offsets(group_id, wanted.as_deref(), now)
+    }) {
+        Ok(offsets) => (0, offsets),
+        Err(code) => (code, Vec::new()),
+    }
+}
+
+fn by_topic(offsets: Vec<FetchedOffset>) -> BTreeMap<String, Vec<FetchedOffset>> {
+    let mut topics: BTreeMap<String, Vec<FetchedOffset>> = BTreeMap::new();
+    for offset in offsets {
+        topics.entry(offset.topic.clone()).or_default().push(offset);
+    }
+    topics
+}

@@ -1,0 +1,784 @@
+//! One group coordinator shard: the groups and offsets of one `__consumer_offsets` partition.
+//! It routes each request to its group, answers the group-level APIs (describe, list, delete),
+//! rebuilds its state from the partition's records (`replay`) and fires timers (`poll`).
+//!
+//! Offset commits, offset deletions and group deletions produce records and then apply them
+//! through the same code as `replay`, so the state after a restart is the state before it.
+//! Classic group transitions mutate the group directly and write its metadata record at the
+//! moments Kafka does (new group, join phase ending Empty, leader's SyncGroup, static member
+//! replacement); `replay` rebuilds the group as of its last record (Empty or Stable).
+
+use std::collections::BTreeMap;
+
+use strom_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use strom_protocol::messages::leave_group_response::MemberResponse;
+use strom_protocol::messages::list_groups_response::ListedGroup;
+use strom_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use strom_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use strom_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
+    OffsetDeleteResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use strom_protocol::{str_bytes, ResponseError, StrBytes};
+
+use crate::classic::group::{ClassicGroup, ClassicGroupState, CONSUMER_PROTOCOL_TYPE};
+use crate::classic::join::JoinParams;
+use crate::classic::NONE;
+use crate::classic::{join_error, sync_error, Ctx};
+use crate::config::ShardConfig;
+use crate::offsets::{
+    offset_record, validate_offset_commit, FetchedOffset, OffsetAndMetadata, OffsetStore,
+};
+use crate::outcome::{
+    Completion, CoordinatorRecord, DelayedResponse, Effects, Outcome, Reply, RequestId,
+};
+use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordError, RecordKey};
+
+/// A group of any protocol.
+#[derive(Debug, Clone)]
+pub enum Group {
+    /// A group of the classic protocol (JoinGroup/SyncGroup).
+    Classic(ClassicGroup),
+    // KIP-848: `Consumer(ConsumerGroup)` (ConsumerGroupHeartbeat, server-side assignment) comes
+    // here. Requests of one protocol to a non-empty group of the other are then converted or
+    // rejected with INCONSISTENT_GROUP_PROTOCOL, as Kafka does.
+}
+
+impl Group {
+    fn classic(&self) -> &ClassicGroup {
+        match self {
+            Group::Classic(g) => g,
+        }
+    }
+
+    fn classic_mut(&mut self) -> &mut ClassicGroup {
+        match self {
+            Group::Classic(g) => g,
+        }
+    }
+}
+
+/// The group coordinator state of one `__consumer_offsets` partition. See the crate docs for
+/// how the runtime drives it.
+#[derive(Debug, Clone)]
+pub struct GroupCoordinatorShard {
+    config: ShardConfig,
+    groups: BTreeMap<String, Group>,
+    offsets: OffsetStore,
+    /// When `poll` next looks for expired offsets; `None` until the first poll.
+    next_offsets_cleanup_ms: Option<i64>,
+}
+
+/// Turns the completion of `request_id` produced by the same call into an immediate reply.
+fn settle<T>(
+    reply: Reply<T>,
+    request_id: RequestId,
+    completions: &mut Vec<Completion>,
+    extract: impl Fn(DelayedResponse) -> Option<T>,
+) -> Reply<T> {
+    if let Reply::Later = reply {
+        if let Some(i) = completions.iter().position(|c| c.request_id == request_id) {
+            let completion = completions.remove(i);
+            if let Some(response) = extract(completion.response) {
+                return Reply::Now(response);
+            }
+        }
+    }
+    reply
+}
+
+fn sb(s: &str) -> StrBytes {
+    str_bytes(s.to_string())
+}
+
+impl GroupCoordinatorShard {
+    pub fn new(config: ShardConfig) -> Self {
+        GroupCoordinatorShard {
+            config,
+            groups: BTreeMap::new(),
+            offsets: OffsetStore::default(),
+            next_offsets_cleanup_ms: None,
+        }
+    }
+
+    pub fn config(&self) -> &ShardConfig {
+        &self.config
+    }
+
+    /// The classic group `group_id`, if it exists (for diagnostics and tests).
+    pub fn classic_group(&self, group_id: &str) -> Option<&ClassicGroup> {
+        self.groups.get(group_id).map(Group::classic)
+    }
+
+    /// The ids of the shard's groups.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
+    /// Applies one record of the partition (at load). Unknown key versions (records of features
+    /// Strom lacks) are skipped with a warning; undecodable records are errors.
+    pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), RecordError> {
+        let Some(key) = RecordKey::decode(key)? else {
+            tracing::warn!(
+                key_version = key.get(..2).map(|v| i16::from_be_bytes([v[0], v[1]])),
+                "skipping __consumer_offsets record of unknown key version"
+            );
+            return Ok(());
+        };
+        match key {
+            RecordKey::OffsetCommit {
+                group,
+                topic,
+                partition,
+            } => {
+                let value = value.map(OffsetCommitValue::decode).transpose()?;
+                self.apply_offset(
+                    &group,
+                    &topic,
+                    partition,
+                    value.as_ref().map(OffsetAndMetadata::from_value),
+                );
+            }
+            RecordKey::GroupMetadata { group } => match value {
+                Some(value) => {
+                    let value = GroupMetadataValue::decode(value)?;
+                    self.groups.insert(
+                        group.clone(),
+                        Group::Classic(ClassicGroup::from_record(&group, &value)),
+                    );
+                }
+                None => {
+                    self.groups.remove(&group);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Applies an offset commit (or its tombstone). A commit for a group that does not exist
+    /// creates a "simple" group: Empty, without protocol type (Kafka does the same).
+    fn apply_offset(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        value: Option<OffsetAndMetadata>,
+    ) {
+        if value.is_some() && !self.groups.contains_key(group) {
+            let mut simple = ClassicGroup::new(group, 0);
+            simple.current_state_timestamp = None;
+            self.groups
+                .insert(group.to_string(), Group::Classic(simple));
+        }
+        let removed = value.is_none();
+        self.offsets.apply(group, topic, partition, value);
+        // A simple group exists only through its offsets (it has no record of its own), so it
+        // goes with its last offset; otherwise a restart would not find it either.
+        if removed && !self.offsets.has_offsets(group) {
+            let is_simple = self.groups.get(group).map(Group::classic).is_some_and(|g| {
+                g.last_record.is_none()
+                    && g.members.is_empty()
+                    && g.pending_join_members.is_empty()
+                    && g.is_in(ClassicGroupState::Empty)
+            });
+            if is_simple {
+                self.groups.remove(group);
+            }
+        }
+    }
+
+    /// Applies records this shard produced (offsets and tombstones) through the replay path.
+    fn apply_records(&mut self, records: &[CoordinatorRecord]) {
+        for record in records {
+            if let Err(error) = self.replay(&record.key, record.value.as_deref()) {
+                // Records produced here always decode; this would be a bug in `records`.
+                tracing::error!(%error, "could not apply a record produced by the shard");
+            }
+        }
+    }
+
+    /// Handles a JoinGroup. The reply is `Later` while the join phase runs; the join is then
+    /// answered by a [`Completion`] of a later call (another member's join, or `poll`).
+    pub fn join_group(
+        &mut self,
+        request_id: RequestId,
+        request: &JoinGroupRequest,
+        version: i16,
+        client_id: &str,
+        client_host: &str,
+        now_ms: i64,
+    ) -> Outcome<JoinGroupResponse> {
+        let group_id: &str = &request.group_id;
+        let member_id: &str = &request.member_id;
+        if group_id.is_empty() {
+            return Outcome::now(join_error(
+                version,
+                member_id,
+                ResponseError::InvalidGroupId.code(),
+            ));
+        }
+        if request.session_timeout_ms < self.config.group_min_session_timeout_ms
+            || request.session_timeout_ms > self.config.group_max_session_timeout_ms
+        {
+            return Outcome::now(join_error(
+                version,
+                member_id,
+                ResponseError::InvalidSessionTimeout.code(),
+            ));
+        }
+        let is_new_group = !self.groups.contains_key(group_id);
+        if is_new_group {
+            if !member_id.is_empty() {
+                return Outcome::now(join_error(
+                    version,
+                    member_id,
+                    ResponseError::UnknownMemberId.code(),
+                ));
+            }
+            self.groups.insert(
+                group_id.to_string(),
+                Group::Classic(ClassicGroup::new(group_id, now_ms)),
+            );
+        }
+        let mut effects = Effects::default();
+        let Some(group) = self.groups.get_mut(group_id).map(Group::classic_mut) else {
+            return Outcome::now(join_error(
+                version,
+                member_id,
+                ResponseError::UnknownServerError.code(),
+            ));
+        };
+        let mut ctx = Ctx {
+            config: &self.config,
+            now: now_ms,
+            effects: &mut effects,
+        };
+        let params = JoinParams::from_request(request_id, request, version, client_id, client_host);
+        let reply = group.join(&mut ctx, params);
+        if is_new_group && ctx.effects.records.is_empty() {
+            // Persist the new group so that it survives a restart (Kafka does the same).
+            group.write_metadata(&mut ctx, &BTreeMap::new());
+        }
+        let reply = settle(reply, request_id, &mut effects.completions, |r| match r {
+            DelayedResponse::JoinGroup(r) => Some(r),
+            DelayedResponse::SyncGroup(_) => None,
+        });
+        effects.into_outcome(reply)
+    }
+
+    /// Handles a SyncGroup. Followers get `Later` until the leader's SyncGroup, whose outcome
+    /// carries their completions (and the group metadata record with the assignments).
+    pub fn sync_group(
+        &mut self,
+        request_id: RequestId,
+        request: &SyncGroupRequest,
+        version: i16,
+        now_ms: i64,
+    ) -> Outcome<SyncGroupResponse> {
+        let Some(group) = self
+            .groups
+            .get_mut(&**request.group_id)
+            .map(Group::classic_mut)
+        else {
+            return Outcome::now(sync_error(version, ResponseError::UnknownMemberId.code()));
+        };
+        let mut effects = Effects::default();
+        let mut ctx = Ctx {
+            config: &self.config,
+            now: now_ms,
+            effects: &mut effects,
+        };
+        let reply = group.sync(&mut ctx, request_id, request, version);
+        let reply = settle(reply, request_id, &mut effects.completions, |r| match r {
+            DelayedResponse::SyncGroup(r) => Some(r),
+            DelayedResponse::JoinGroup(_) => None,
+        });
+        effects.into_outcome(reply)
+    }
+
+    /// Handles a Heartbeat.
+    pub fn heartbeat(
+        &mut self,
+        request: &HeartbeatRequest,
+        version: i16,
+        now_ms: i64,
+    ) -> Outcome<HeartbeatResponse> {
+        let error = match self
+            .groups
+            .get_mut(&**request.group_id)
+            .map(Group::classic_mut)
+        {
+            None => ResponseError::UnknownMemberId.code(),
+            Some(group) => {
+                let instance = if version >= 3 {
+                    request.group_instance_id.as_deref()
+                } else {
+                    None
+                };
+                group.heartbeat(now_ms, &request.member_id, instance, request.generation_id)
+            }
+        };
+        Outcome::now(HeartbeatResponse::default().with_error_code(error))
+    }
+
+    /// Handles a LeaveGroup: v0-2 name one member id (its error is the top-level error); v3+
+    /// name members by member id and/or group instance id, with one result each.
+    pub fn leave_group(
+        &mut self,
+        request: &LeaveGroupRequest,
+        version: i16,
+        now_ms: i64,
+    ) -> Outcome<LeaveGroupResponse> {
+        let Some(group) = self
+            .groups
+            .get_mut(&**request.group_id)
+            .map(Group::classic_mut)
+        else {
+            return Outcome::now(
+                LeaveGroupResponse::default()
+                    .with_error_code(ResponseError::UnknownMemberId.code()),
+            );
+        };
+        let identities: Vec<(String, Option<String>)> = if version >= 3 {
+            request
+                .members
+                .iter()
+                .map(|m| {
+                    (
+                        m.member_id.to_string(),
+                        m.group_instance_id.as_ref().map(|i| i.to_string()),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(request.member_id.to_string(), None)]
+        };
+        let mut effects = Effects::default();
+        let mut ctx = Ctx {
+            config: &self.config,
+            now: now_ms,
+            effects: &mut effects,
+        };
+        let results = group.leave(&mut ctx, &identities);
+        let response = if version >= 3 {
+            LeaveGroupResponse::default().with_members(
+                results
+                    .iter()
+                    .map(|r| {
+                        MemberResponse::default()
+                            .with_member_id(sb(&r.member_id))
+                            .with_group_instance_id(r.group_instance_id.as_deref().map(sb))
+                            .with_error_code(r.error_code)
+                    })
+                    .collect(),
+            )
+        } else {
+            LeaveGroupResponse::default().with_error_code(
+                results
+                    .first()
+                    .map_or(ResponseError::UnknownMemberId.code(), |r| r.error_code),
+            )
+        };
+        effects.into_outcome(Reply::Now(response))
+    }
+
+    /// Handles an OffsetCommit (topics by name, v2-9). A commit with generation -1, no member
+    /// id and no instance id is a "simple" commit, accepted when the group is Empty or does not
+    /// exist (it is then created without protocol type). Each partition's record is returned;
+    /// metadata longer than `offset.metadata.max.bytes` (in UTF-8 bytes) fails only its
+    /// partition with OFFSET_METADATA_TOO_LARGE.
+    pub fn commit_offsets(
+        &mut self,
+        request: &OffsetCommitRequest,
+        version: i16,
+        now_ms: i64,
+    ) -> Outcome<OffsetCommitResponse> {
+        let group_id: &str = &request.group_id;
+        let member_id: &str = &request.member_id;
+        let instance = if version >= 7 {
+            request.group_instance_id.as_deref()
+        } else {
+            None
+        };
+        let generation = request.generation_id_or_member_epoch;
+        let validation = match self.groups.get(group_id).map(Group::classic) {
+            None if generation < 0 => Ok(()),
+            None if version >= 9 => Err(ResponseError::GroupIdNotFound.code()),
+            None => Err(ResponseError::IllegalGeneration.code()),
+            Some(group) => validate_offset_commit(group, member_id, instance, generation),
+        };
+        let partition_response = |index: i32, error: i16| {
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(index)
+                .with_error_code(error)
+        };
+        if let Err(error) = validation {
+            let topics = request
+                .topics
+                .iter()
+                .map(|t| {
+                    OffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| partition_response(p.partition_index, error))
+                                .collect(),
+                        )
+                })
+                .collect();
+            return Outcome::now(OffsetCommitResponse::default().with_topics(topics));
+        }
+        // A commit by a member keeps its session alive (Stable or PreparingRebalance).
+        if let Some(group) = self.groups.get_mut(group_id).map(Group::classic_mut) {
+            if matches!(
+                group.state,
+                ClassicGroupState::Stable | ClassicGroupState::PreparingRebalance
+            ) {
+                group.reschedule_heartbeat(member_id, now_ms, None);
+            }
+        }
+        let expire_timestamp = (version <= 4 && request.retention_time_ms != -1)
+            .then(|| now_ms.saturating_add(request.retention_time_ms));
+        let mut records = Vec::new();
+        let mut topics = Vec::with_capacity(request.topics.len());
+        for topic in &request.topics {
+            let mut partitions = Vec::with_capacity(topic.partitions.len());
+            for p in &topic.partitions {
+                let metadata = p.committed_metadata.as_deref().unwrap_or("");
+                if metadata.len() > self.config.offset_metadata_max_bytes {
+                    partitions.push(partition_response(
+                        p.partition_index,
+                        ResponseError::OffsetMetadataTooLarge.code(),
+                    ));
+                    continue;
+                }
+                let offset = OffsetAndMetadata {
+                    committed_offset: p.committed_offset,
+                    leader_epoch: if version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: metadata.to_string(),
+                    commit_timestamp: now_ms,
+                    expire_timestamp,
+                };
+                records.push(offset_record(
+                    group_id,
+                    &topic.name,
+                    p.partition_index,
+                    &offset,
+                ));
+                partitions.push(partition_response(p.partition_index, NONE));
+            }
+            topics.push(
+                OffsetCommitResponseTopic::default()
+                    .with_name(topic.name.clone())
+                    .with_partitions(partitions),
+            );
+        }
+        self.apply_records(&records);
+        Outcome {
+            reply: Reply::Now(OffsetCommitResponse::default().with_topics(topics)),
+            records,
+            completions: Vec::new(),
+        }
+    }
+
+    /// One group of an OffsetFetch (v0-7 single group, v8+ `groups[]`): the requested partitions
+    /// (offset -1 where nothing is committed, also for unknown groups), or every committed
+    /// partition when `topics` is `None`. The `Err` group-level error is reserved for KIP-848
+    /// member epoch checks; classic groups never produce it. `require_stable` needs no check
+    /// yet: without transactional offsets nothing is ever unstable.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        topics: Option<&[(String, Vec<i32>)]>,
+        _now_ms: i64,
+    ) -> Result<Vec<FetchedOffset>, i16> {
+        Ok(self.offsets.fetch(group_id, topics))
+    }
+
+    /// One group of a DescribeGroups. Members' metadata (for the selected protocol) and
+    /// assignments are shown only when the group is Stable, as Kafka does. An unknown group is
+    /// "Dead" with no error before v6, GROUP_ID_NOT_FOUND from v6.
+    pub fn describe_group(&self, group_id: &str, version: i16) -> DescribedGroup {
+        let Some(group) = self.groups.get(group_id).map(Group::classic) else {
+            let mut described = DescribedGroup::default()
+                .with_group_id(sb(group_id).into())
+                .with_group_state(sb(ClassicGroupState::Dead.as_str()));
+            if version >= 6 {
+                described = described
+                    .with_error_code(ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(sb(&format!("Group {group_id} not found."))));
+            }
+            return described;
+        };
+        let stable = group.is_in(ClassicGroupState::Stable);
+        let protocol = if stable {
+            group.protocol_name.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let members = group
+            .members
+            .values()
+            .map(|m| {
+                let member = DescribedGroupMember::default()
+                    .with_member_id(sb(&m.member_id))
+                    .with_group_instance_id(m.group_instance_id.as_deref().map(sb))
+                    .with_client_id(sb(&m.client_id))
+                    .with_client_host(sb(&m.client_host));
+                if stable {
+                    member
+                        .with_member_metadata(m.metadata(&protocol).cloned().unwrap_or_default())
+                        .with_member_assignment(m.assignment.clone())
+                } else {
+                    member
+                }
+            })
+            .collect();
+        DescribedGroup::default()
+            .with_group_id(sb(group_id).into())
+            .with_group_state(sb(group.state.as_str()))
+            .with_protocol_type(sb(group.protocol_type.as_deref().unwrap_or_default()))
+            .with_protocol_data(sb(&protocol))
+            .with_members(members)
+    }
+
+    /// The groups of a ListGroups, filtered by state and type (case-insensitive; an empty filter
+    /// lets everything through). Every group is of type "classic" for now.
+    pub fn list_groups(
+        &self,
+        states_filter: &[String],
+        types_filter: &[String],
+    ) -> Vec<ListedGroup> {
+        let matches = |filter: &[String], value: &str| {
+            filter.is_empty() || filter.iter().any(|f| f.eq_ignore_ascii_case(value))
+        };
+        self.groups
+            .iter()
+            .map(|(id, g)| (id, g.classic()))
+            .filter(|(_, g)| {
+                matches(states_filter, g.state.as_str()) && matches(types_filter, "classic")
+            })
+            .map(|(id, g)| {
+                ListedGroup::default()
+                    .with_group_id(sb(id).into())
+                    .with_protocol_type(sb(g.protocol_type.as_deref().unwrap_or_default()))
+                    .with_group_state(sb(g.state.as_str()))
+                    .with_group_type(sb("classic"))
+            })
+            .collect()
+    }
+
+    /// Deletes Empty groups with their offsets (tombstones for both). Per group:
+    /// GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or NONE.
+    pub fn delete_groups(
+        &mut self,
+        group_ids: &[String],
+        _now_ms: i64,
+    ) -> Outcome<Vec<(String, i16)>> {
+        let mut results = Vec::with_capacity(group_ids.len());
+        let mut records = Vec::new();
+        for group_id in group_ids {
+            let error = match self.groups.get(group_id).map(Group::classic) {
+                None => ResponseError::GroupIdNotFound.code(),
+                Some(g) if g.is_in(ClassicGroupState::Dead) => {
+                    ResponseError::GroupIdNotFound.code()
+                }
+                Some(g) if !g.is_in(ClassicGroupState::Empty) => {
+                    ResponseError::NonEmptyGroup.code()
+                }
+                Some(_) => {
+                    let mut tombstones = self.offsets.tombstones_for_group(group_id);
+                    tombstones.push(group_tombstone(group_id));
+                    self.apply_records(&tombstones);
+                    records.extend(tombstones);
+                    tracing::info!(group = %group_id, "group deleted");
+                    NONE
+                }
+            };
+            results.push((group_id.clone(), error));
+        }
+        Outcome {
+            reply: Reply::Now(results),
+            records,
+            completions: Vec::new(),
+        }
+    }
+
+    /// Handles an OffsetDelete: GROUP_ID_NOT_FOUND for unknown groups; NON_EMPTY_GROUP for a
+    /// non-empty group that is not of the "consumer" protocol type; GROUP_SUBSCRIBED_TO_TOPIC
+    /// for the partitions of a topic the members subscribe to.
+    pub fn delete_offsets(
+        &mut self,
+        request: &OffsetDeleteRequest,
+        _now_ms: i64,
+    ) -> Outcome<OffsetDeleteResponse> {
+        let group_id: &str = &request.group_id;
+        let group = match self.groups.get(group_id).map(Group::classic) {
+            None => {
+                return Outcome::now(
+                    OffsetDeleteResponse::default()
+                        .with_error_code(ResponseError::GroupIdNotFound.code()),
+                )
+            }
+            Some(g) => g,
+        };
+        let top_error = match group.state {
+            ClassicGroupState::Dead => Some(ResponseError::GroupIdNotFound.code()),
+            ClassicGroupState::Empty => None,
+            _ if group.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE) => None,
+            _ => Some(ResponseError::NonEmptyGroup.code()),
+        };
+        if let Some(error) = top_error {
+            return Outcome::now(OffsetDeleteResponse::default().with_error_code(error));
+        }
+        let mut records = Vec::new();
+        let offsets = self.offsets.group(group_id);
+        let topics = request
+            .topics
+            .iter()
+            .map(|topic| {
+                let subscribed = group.is_subscribed_to_topic(&topic.name);
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let error = if subscribed {
+                            ResponseError::GroupSubscribedToTopic.code()
+                        } else {
+                            if offsets.is_some_and(|o| {
+                                o.contains_key(&(topic.name.to_string(), p.partition_index))
+                            }) {
+                                records.push(crate::offsets::offset_tombstone(
+                                    group_id,
+                                    &topic.name,
+                                    p.partition_index,
+                                ));
+                            }
+                            NONE
+                        };
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(error)
+                    })
+                    .collect();
+                OffsetDeleteResponseTopic::default()
+                    .with_name(topic.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        self.apply_records(&records);
+        Outcome {
+            reply: Reply::Now(OffsetDeleteResponse::default().with_topics(topics)),
+            records,
+            completions: Vec::new(),
+        }
+    }
+
+    /// Fires the timers due at `now_ms`: KIP-394 pending members, sessions, join phases
+    /// (initial delay, rebalance timeout), sync phases, and every
+    /// `offsets.retention.check.interval.ms` the offsets expiration (see [`crate::offsets`]),
+    /// which also deletes Empty groups left without offsets.
+    pub fn poll(&mut self, now_ms: i64) -> Outcome<()> {
+        let mut effects = Effects::default();
+        for group in self.groups.values_mut() {
+            let mut ctx = Ctx {
+                config: &self.config,
+                now: now_ms,
+                effects: &mut effects,
+            };
+            group.classic_mut().poll(&mut ctx);
+        }
+        match self.next_offsets_cleanup_ms {
+            None => {
+                self.next_offsets_cleanup_ms = Some(
+                    now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1)),
+                );
+            }
+            Some(at) if now_ms >= at => {
+                self.next_offsets_cleanup_ms = Some(
+                    now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1)),
+                );
+                let records = self.cleanup_group_metadata(now_ms);
+                effects.records.extend(records);
+            }
+            Some(_) => {}
+        }
+        effects.into_outcome(Reply::Now(()))
+    }
+
+    /// Expires offsets and deletes Empty groups that have none left.
+    fn cleanup_group_metadata(&mut self, now_ms: i64) -> Vec<CoordinatorRecord> {
+        let mut records = Vec::new();
+        for group in self.groups.values() {
+            let group = group.classic();
+            let (tombstones, all_expired) =
+                self.offsets
+                    .expired(group, now_ms, self.config.offsets_retention_ms);
+            if !tombstones.is_empty() {
+                tracing::info!(group = %group.group_id, count = tombstones.len(), "offsets expired");
+            }
+            records.extend(tombstones);
+            if all_expired
+                && group.is_in(ClassicGroupState::Empty)
+                && group.pending_join_members.is_empty()
+            {
+                tracing::info!(group = %group.group_id, "empty group without offsets deleted");
+                records.push(group_tombstone(&group.group_id));
+            }
+        }
+        self.apply_records(&records);
+        records
+    }
+
+    /// The earliest time `poll` has something to do. A value in the past (`i64::MIN`) means
+    /// "poll now": after a load (to arm the sessions) and before the first poll.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let cleanup = Some(self.next_offsets_cleanup_ms.unwrap_or(i64::MIN));
+        self.groups
+            .values()
+            .filter_map(|g| g.classic().next_deadline())
+            .chain(cleanup)
+            .min()
+    }
+
+    /// Every live record re-encoded: each group's last metadata record, then every committed
+    /// offset. Replaying them into a new shard reproduces this shard's groups (as of their last
+    /// record) and offsets; the runtime uses this to rewrite the partition and drop its past.
+    pub fn snapshot_records(&self) -> Vec<CoordinatorRecord> {
+        let mut records = Vec::new();
+        for (id, group) in &self.groups {
+            if let Some(value) = &group.classic().last_record {
+                records.push(CoordinatorRecord {
+                    key: RecordKey::GroupMetadata { group: id.clone() }.encode(),
+                    value: Some(value.encode()),
+                });
+            }
+        }
+        for (group, offsets) in self.offsets.groups() {
+            for ((topic, partition), offset) in offsets {
+                records.push(offset_record(group, topic, *partition, offset));
+            }
+        }
+        records
+    }
+}
+
+fn group_tombstone(group_id: &str) -> CoordinatorRecord {
+    CoordinatorRecord {
+        key: RecordKey::GroupMetadata {
+            group: group_id.to_string(),
+        }
+        .encode(),
+        value: None,
+    }
+}
