@@ -233,8 +233,13 @@ impl Partition {
         Ok(start)
     }
 
-    /// Deletes segments past retention; returns how many were deleted.
+    /// Deletes segments past retention; returns how many were deleted. Only topics whose
+    /// `cleanup.policy` includes `delete` lose data to time and size retention; compacted
+    /// topics keep everything until the cleaner has dealt with it.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        if !self.config().cleanup_policy.delete {
+            return Ok(0);
+        }
         let mut log = self.log.lock();
         let high_watermark = log.log_end_offset();
         let outcome = log.apply_retention(now_ms, high_watermark)?;

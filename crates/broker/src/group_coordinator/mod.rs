@@ -10,6 +10,7 @@
 //! waiting for the other members, a SyncGroup waiting for the leader) come out of later
 //! operations or timers as completions, delivered through one-shot channels.
 
+mod cleanup;
 mod load;
 mod write;
 
@@ -36,6 +37,8 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 pub struct Shard {
     pub partition: Arc<Partition>,
     state: Mutex<GroupCoordinatorShard>,
+    /// Size of the log right after its last cleanup (see `cleanup`).
+    size_after_cleanup: std::sync::atomic::AtomicU64,
 }
 
 /// An operation's answer: now, or later through a channel.
@@ -136,6 +139,7 @@ impl GroupCoordinator {
             loaded.insert(
                 *index,
                 Arc::new(Shard {
+                    size_after_cleanup: std::sync::atomic::AtomicU64::new(partition.size_bytes()),
                     partition,
                     state: Mutex::new(state),
                 }),
@@ -196,6 +200,9 @@ impl GroupCoordinator {
             shard.partition.wait_durable(offset).await;
         }
         self.deliver(completions);
+        if durable_at.is_some() {
+            cleanup::maybe_clean(shard).await;
+        }
         match reply {
             Reply::Now(value) => {
                 self.pending.lock().remove(&request_id);
@@ -235,6 +242,9 @@ impl GroupCoordinator {
                 shard.partition.wait_durable(offset).await;
             }
             self.deliver(completions);
+            if durable_at.is_some() {
+                cleanup::maybe_clean(&shard).await;
+            }
         }
     }
 }
