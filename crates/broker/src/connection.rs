@@ -26,7 +26,8 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    // Small: idle connections cost this much each; large frames bypass the buffer anyway.
+    let mut reader = BufReader::with_capacity(8 * 1024, reader);
     loop {
         if *shutdown.borrow() {
             break;

@@ -3,8 +3,11 @@
 //! A size that is negative or above `socket.request.max.bytes` closes the connection, as Kafka
 //! does (it cannot know where the next frame starts).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The buffer a frame starts with; it grows as the frame's bytes arrive.
+const INITIAL_FRAME_CAPACITY: usize = 256 * 1024;
 
 /// Why a frame could not be read; every variant ends the connection.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +51,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max: max_size,
         });
     }
-    let mut body = BytesMut::zeroed(size);
-    match reader.read_exact(&mut body).await {
-        Ok(_) => Ok(Some(body.freeze())),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
-        Err(e) => Err(e.into()),
+    // Memory grows with the bytes that actually arrive, not with the size a peer claims: a
+    // client announcing 100 MiB and sending nothing costs little.
+    let mut body = Vec::with_capacity(size.min(INITIAL_FRAME_CAPACITY));
+    let read = (&mut *reader)
+        .take(size as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if read < size {
+        return Err(FrameError::Truncated);
     }
+    Ok(Some(Bytes::from(body)))
 }
 
 #[cfg(test)]

@@ -62,6 +62,16 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                     None,
                     version,
                 )),
+                Some(partition) if crate::topic_name::is_internal(&partition.topic) => {
+                    Err(error_response(
+                        ResponseError::InvalidTopicException,
+                        Some(format!(
+                            "Cannot append to internal topic {}",
+                            partition.topic
+                        )),
+                        version,
+                    ))
+                }
                 Some(partition) => append(&partition, data.records.unwrap_or_default(), version)
                     .map(|(info, records)| Appended {
                         partition,
