@@ -150,3 +150,61 @@ def ck_consume_all(
         return out
     finally:
         consumer.close()
+
+
+# --- consumer groups -----------------------------------------------------------------
+
+# Broker flags for the consumer-group tests: the first rebalance of a new group starts at once
+# instead of after Kafka's default group.initial.rebalance.delay.ms (3 s).
+GROUP_BROKER_ARGS = ["--set", "group.initial.rebalance.delay.ms=0"]
+
+# Client settings that keep session-timeout tests short. 6000 ms is the broker's
+# group.min.session.timeout.ms (Kafka's default too).
+GROUP_SESSION_TIMEOUT_MS = 6000
+GROUP_HEARTBEAT_MS = 1000
+
+
+def unique_group(prefix: str = "g") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def ck_produce_per_partition(
+    bootstrap: str, topic: str, partitions: int, per_partition: int, tag: str = "r"
+) -> dict[tuple[int, int], bytes]:
+    """Produce `per_partition` records to each partition (explicitly, no partitioner) with
+    acks=all; return {(partition, offset): value} of what was acknowledged."""
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                  "message.timeout.ms": 20000})
+    acked: dict[tuple[int, int], bytes] = {}
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(err)
+        else:
+            acked[(msg.partition(), msg.offset())] = msg.value()
+
+    for i in range(per_partition):
+        for part in range(partitions):
+            p.produce(topic, value=f"{tag}-{part}-{i}".encode(), key=f"k{i}".encode(),
+                      partition=part, on_delivery=on_delivery)
+        p.poll(0)
+    remaining = p.flush(30)
+    assert remaining == 0 and not errors, f"{remaining} undelivered, errors {errors[:3]}"
+    assert len(acked) == partitions * per_partition
+    return acked
+
+
+def high_watermarks(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-tests-unused"})
+    try:
+        return {
+            p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
+    finally:
+        c.close()

@@ -28,6 +28,9 @@ enum Command {
     /// Inspect the cluster.
     #[command(subcommand)]
     Cluster(cli::cluster::ClusterCommand),
+    /// List, describe and delete consumer groups, and reset their offsets.
+    #[command(subcommand)]
+    Group(cli::group::GroupCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce(cmd) => cli::run(cli::produce::run(cmd)),
         Command::Consume(cmd) => cli::run(cli::consume::run(cmd)),
         Command::Cluster(cmd) => cli::run(cli::cluster::run(cmd)),
+        Command::Group(cmd) => cli::run(cli::group::run(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,7 +3,9 @@
 pub mod cluster;
 pub mod connection;
 pub mod consume;
+pub mod consumer_protocol;
 pub mod format;
+pub mod group;
 pub mod produce;
 pub mod table;
 pub mod topic;
