@@ -94,6 +94,16 @@ pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) ->
                 handlers::describe_topic_partitions::handle(broker, req, version),
             ))
         }
+        RequestKind::ConsumerGroupHeartbeat(req) => {
+            Reply::Response(ResponseKind::ConsumerGroupHeartbeat(
+                handlers::consumer_group_heartbeat::handle(broker, req, version, &context).await,
+            ))
+        }
+        RequestKind::ConsumerGroupDescribe(req) => {
+            Reply::Response(ResponseKind::ConsumerGroupDescribe(
+                handlers::consumer_group_describe::handle(broker, req, version),
+            ))
+        }
         RequestKind::FindCoordinator(req) => Reply::Response(ResponseKind::FindCoordinator(
             handlers::find_coordinator::handle(broker, req, version).await,
         )),

@@ -206,6 +206,8 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
         task.abort();
         let _ = task.await;
     }
+    // The coordinator's shards hold their partitions; let go of them so the logs close cleanly.
+    broker.groups.shutdown();
     let replicas = broker.replicas.clone();
     let _ = tokio::task::spawn_blocking(move || replicas.close_all()).await;
     tracing::info!("all logs flushed and closed");

@@ -1,4 +1,5 @@
-//! The shard's configuration: the `group.*` and `offsets.*` broker settings it obeys.
+//! The shard's configuration: the `group.*`, `group.consumer.*` and `offsets.*` broker settings
+//! it obeys.
 
 /// Settings of one group coordinator shard, named after Kafka's broker configs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,14 @@ pub struct ShardConfig {
     /// How long a new member's `JoinGroup` may wait in the join phase before the member is
     /// dropped (Kafka's fixed `classicGroupNewMemberJoinTimeoutMs`, 5 minutes).
     pub group_new_member_join_timeout_ms: i64,
+    /// `group.consumer.session.timeout.ms`: how long a consumer group member (KIP-848) lives
+    /// without a heartbeat.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: the heartbeat interval told to consumer group
+    /// members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: the largest number of members of a consumer group.
+    pub consumer_group_max_size: usize,
 }
 
 impl Default for ShardConfig {
@@ -35,6 +44,9 @@ impl Default for ShardConfig {
             offset_metadata_max_bytes: 4096,
             group_max_size: i32::MAX as usize,
             group_new_member_join_timeout_ms: 300_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_group_max_size: i32::MAX as usize,
         }
     }
 }

@@ -13,6 +13,9 @@
 //!   subscribe to expire `offsets.retention.ms` after their commit;
 //! - otherwise nothing expires.
 //!
+//! For a KIP-848 consumer group (Kafka's rule for modern groups): the offsets of topics no
+//! member subscribes to expire `offsets.retention.ms` after their commit.
+//!
 //! An Empty group left without offsets by a cleanup is deleted (its metadata tombstoned).
 
 use std::collections::BTreeMap;
@@ -21,6 +24,7 @@ use strom_protocol::ResponseError;
 
 use crate::classic::group::{ClassicGroup, ClassicGroupState, CONSUMER_PROTOCOL_TYPE};
 use crate::classic::NONE;
+use crate::consumer::group::ConsumerGroup;
 use crate::outcome::CoordinatorRecord;
 use crate::records::{OffsetCommitValue, RecordKey};
 
@@ -173,30 +177,64 @@ impl OffsetStore {
             .collect()
     }
 
-    /// Tombstones for the offsets of `group` that have expired at `now_ms`, and whether every
-    /// offset of the group expired (true also when it has none).
+    /// Tombstones for the offsets of the classic `group` that have expired at `now_ms`, and
+    /// whether every offset of the group expired (true also when it has none).
     pub fn expired(
         &self,
         group: &ClassicGroup,
         now_ms: i64,
         retention_ms: i64,
     ) -> (Vec<CoordinatorRecord>, bool) {
-        let Some(offsets) = self.by_group.get(&group.group_id) else {
+        self.expired_with(
+            &group.group_id,
+            expiration_base(group),
+            |topic| group.is_subscribed_to_topic(topic),
+            now_ms,
+            retention_ms,
+        )
+    }
+
+    /// The same for a consumer group (KIP-848): offsets of topics the group does not subscribe
+    /// to expire `retention_ms` after their commit (or at their explicit expire timestamp).
+    pub fn expired_consumer(
+        &self,
+        group: &ConsumerGroup,
+        now_ms: i64,
+        retention_ms: i64,
+    ) -> (Vec<CoordinatorRecord>, bool) {
+        self.expired_with(
+            &group.group_id,
+            Some(ExpirationBase::CommitTimestamp),
+            |topic| group.is_subscribed_to_topic(topic),
+            now_ms,
+            retention_ms,
+        )
+    }
+
+    fn expired_with(
+        &self,
+        group_id: &str,
+        base: Option<ExpirationBase>,
+        is_subscribed: impl Fn(&str) -> bool,
+        now_ms: i64,
+        retention_ms: i64,
+    ) -> (Vec<CoordinatorRecord>, bool) {
+        let Some(offsets) = self.by_group.get(group_id) else {
             return (Vec::new(), true);
         };
-        let Some(base) = expiration_base(group) else {
+        let Some(base) = base else {
             return (Vec::new(), false);
         };
         let mut tombstones = Vec::new();
         let mut all = true;
         for ((topic, partition), offset) in offsets {
-            let expired = !group.is_subscribed_to_topic(topic)
+            let expired = !is_subscribed(topic)
                 && match offset.expire_timestamp {
                     Some(expire) => now_ms >= expire,
                     None => now_ms.saturating_sub(base.timestamp(offset)) >= retention_ms,
                 };
             if expired {
-                tombstones.push(offset_tombstone(&group.group_id, topic, *partition));
+                tombstones.push(offset_tombstone(group_id, topic, *partition));
             } else {
                 all = false;
             }
@@ -297,6 +335,51 @@ pub fn validate_offset_commit(
     if group.is_in(ClassicGroupState::CompletingRebalance) {
         // The member has its new generation but not its assignment yet.
         return Err(ResponseError::RebalanceInProgress.code());
+    }
+    Ok(())
+}
+
+/// Kafka's `ConsumerGroup.validateOffsetCommit`: a commit with a negative epoch is accepted
+/// while the group has no members; otherwise the member must exist (UNKNOWN_MEMBER_ID), commit
+/// with OffsetCommit v9+ (UNSUPPORTED_VERSION) and with its current member epoch
+/// (STALE_MEMBER_EPOCH).
+pub fn validate_consumer_offset_commit(
+    group: &ConsumerGroup,
+    member_id: &str,
+    member_epoch: i32,
+    version: i16,
+) -> Result<(), i16> {
+    if member_epoch < 0 && group.members.is_empty() {
+        return Ok(());
+    }
+    let member = group
+        .members
+        .get(member_id)
+        .ok_or(ResponseError::UnknownMemberId.code())?;
+    if version < 9 {
+        return Err(ResponseError::UnsupportedVersion.code());
+    }
+    if member_epoch != member.member_epoch {
+        return Err(ResponseError::StaleMemberEpoch.code());
+    }
+    Ok(())
+}
+
+/// Kafka's `ConsumerGroup.validateOffsetFetch`: without member id and with a negative epoch
+/// (admin clients) anything goes; otherwise UNKNOWN_MEMBER_ID or STALE_MEMBER_EPOCH.
+pub fn validate_consumer_offset_fetch(
+    group: &ConsumerGroup,
+    member_id: Option<&str>,
+    member_epoch: i32,
+) -> Result<(), i16> {
+    if member_id.is_none() && member_epoch < 0 {
+        return Ok(());
+    }
+    let member = member_id
+        .and_then(|id| group.members.get(id))
+        .ok_or(ResponseError::UnknownMemberId.code())?;
+    if member_epoch != member.member_epoch {
+        return Err(ResponseError::StaleMemberEpoch.code());
     }
     Ok(())
 }

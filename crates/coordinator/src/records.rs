@@ -4,8 +4,9 @@
 //! A record's key and value each start with an `int16` version. Keys:
 //! - versions 0 and 1: `OffsetCommitKey` = group `string`, topic `string`, partition `int32`;
 //! - version 2: `GroupMetadataKey` = group `string`;
-//! - other versions belong to records Strom does not know yet (KIP-848 consumer groups, share
-//!   groups, transactions) and are skipped with a warning, as Kafka skips unknown keys.
+//! - versions 3 to 8: KIP-848 consumer group records, see [`crate::consumer::records`];
+//! - other versions belong to records Strom does not know yet (share groups, streams groups,
+//!   transactions) and are skipped with a warning, as Kafka skips unknown keys.
 //!
 //! Values (`string` = `int16` length + UTF-8, nullable with length -1; `bytes` = `int32` length):
 //! - `OffsetCommitValue` v0/v2: offset `int64`, metadata `string`, commit timestamp `int64`;
@@ -322,11 +323,11 @@ impl GroupMetadataValue {
     }
 }
 
-fn len_i32(len: usize) -> i32 {
+pub(crate) fn len_i32(len: usize) -> i32 {
     i32::try_from(len).unwrap_or(i32::MAX)
 }
 
-fn put_string(w: &mut BytesMut, s: &str) {
+pub(crate) fn put_string(w: &mut BytesMut, s: &str) {
     // Kafka strings are at most i16::MAX bytes; longer ones cannot be produced by a client
     // (request strings have the same limit), so truncation never happens in practice.
     let bytes = &s.as_bytes()[..s.len().min(i16::MAX as usize)];
@@ -334,7 +335,7 @@ fn put_string(w: &mut BytesMut, s: &str) {
     w.put_slice(bytes);
 }
 
-fn put_nullable_string(w: &mut BytesMut, s: Option<&str>) {
+pub(crate) fn put_nullable_string(w: &mut BytesMut, s: Option<&str>) {
     match s {
         Some(s) => put_string(w, s),
         None => w.put_i16(-1),
@@ -342,21 +343,21 @@ fn put_nullable_string(w: &mut BytesMut, s: Option<&str>) {
 }
 
 /// A bounds-checked reader over a record's bytes.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         if self.remaining() < n {
             return Err(RecordError::Truncated {
                 at: self.pos,
@@ -368,25 +369,25 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn i16(&mut self) -> Result<i16, RecordError> {
+    pub(crate) fn i16(&mut self) -> Result<i16, RecordError> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, RecordError> {
+    pub(crate) fn i32(&mut self) -> Result<i32, RecordError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, RecordError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, RecordError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    fn uvarint(&mut self) -> Result<u32, RecordError> {
+    pub(crate) fn uvarint(&mut self) -> Result<u32, RecordError> {
         let mut value = 0u32;
         for i in 0..5 {
             let b = self.array::<1>()?[0];
@@ -398,12 +399,12 @@ impl<'a> Reader<'a> {
         Err(RecordError::InvalidVarint)
     }
 
-    fn utf8(&mut self, len: usize) -> Result<String, RecordError> {
+    pub(crate) fn utf8(&mut self, len: usize) -> Result<String, RecordError> {
         let raw = self.take(len)?;
         String::from_utf8(raw.to_vec()).map_err(|_| RecordError::InvalidUtf8)
     }
 
-    fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
+    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
         let len = self.i16()?;
         match len {
             -1 => Ok(None),
@@ -412,24 +413,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn string(&mut self) -> Result<String, RecordError> {
+    pub(crate) fn string(&mut self) -> Result<String, RecordError> {
         self.nullable_string()?
             .ok_or(RecordError::InvalidLength(-1))
     }
 
-    fn compact_nullable_string(&mut self) -> Result<Option<String>, RecordError> {
+    pub(crate) fn compact_nullable_string(&mut self) -> Result<Option<String>, RecordError> {
         match self.uvarint()? {
             0 => Ok(None),
             n => self.utf8(n as usize - 1).map(Some),
         }
     }
 
-    fn compact_string(&mut self) -> Result<String, RecordError> {
+    pub(crate) fn compact_string(&mut self) -> Result<String, RecordError> {
         self.compact_nullable_string()?
             .ok_or(RecordError::InvalidLength(-1))
     }
 
-    fn bytes(&mut self) -> Result<Bytes, RecordError> {
+    pub(crate) fn bytes(&mut self) -> Result<Bytes, RecordError> {
         let len = self.i32()?;
         if len < 0 {
             return Err(RecordError::InvalidLength(len.into()));
@@ -437,14 +438,14 @@ impl<'a> Reader<'a> {
         Ok(Bytes::copy_from_slice(self.take(len as usize)?))
     }
 
-    fn compact_bytes(&mut self) -> Result<Bytes, RecordError> {
+    pub(crate) fn compact_bytes(&mut self) -> Result<Bytes, RecordError> {
         match self.uvarint()? {
             0 => Err(RecordError::InvalidLength(-1)),
             n => Ok(Bytes::copy_from_slice(self.take(n as usize - 1)?)),
         }
     }
 
-    fn array_len(&mut self) -> Result<usize, RecordError> {
+    pub(crate) fn array_len(&mut self) -> Result<usize, RecordError> {
         let len = self.i32()?;
         if len < 0 {
             return Err(RecordError::InvalidLength(len.into()));
@@ -452,14 +453,14 @@ impl<'a> Reader<'a> {
         Ok(len as usize)
     }
 
-    fn compact_array_len(&mut self) -> Result<usize, RecordError> {
+    pub(crate) fn compact_array_len(&mut self) -> Result<usize, RecordError> {
         match self.uvarint()? {
             0 => Err(RecordError::InvalidLength(-1)),
             n => Ok(n as usize - 1),
         }
     }
 
-    fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
+    pub(crate) fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
         let count = self.uvarint()?;
         for _ in 0..count {
             let _tag = self.uvarint()?;

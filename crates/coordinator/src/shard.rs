@@ -7,6 +7,8 @@
 //! Classic group transitions mutate the group directly and write its metadata record at the
 //! moments Kafka does (new group, join phase ending Empty, leader's SyncGroup, static member
 //! replacement); `replay` rebuilds the group as of its last record (Empty or Stable).
+//! Consumer groups (KIP-848, [`crate::consumer`]) change only through their records, applied
+//! as they are produced, so `replay` rebuilds them exactly.
 
 use std::collections::BTreeMap;
 
@@ -31,8 +33,12 @@ use crate::classic::join::JoinParams;
 use crate::classic::NONE;
 use crate::classic::{join_error, sync_error, Ctx};
 use crate::config::ShardConfig;
+use crate::consumer;
+use crate::consumer::group::ConsumerGroup;
+use crate::consumer::records::ConsumerRecord;
 use crate::offsets::{
-    offset_record, validate_offset_commit, FetchedOffset, OffsetAndMetadata, OffsetStore,
+    offset_record, validate_consumer_offset_commit, validate_consumer_offset_fetch,
+    validate_offset_commit, FetchedOffset, OffsetAndMetadata, OffsetStore,
 };
 use crate::outcome::{
     Completion, CoordinatorRecord, DelayedResponse, Effects, Outcome, Reply, RequestId,
@@ -40,25 +46,48 @@ use crate::outcome::{
 use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordError, RecordKey};
 
 /// A group of any protocol.
+///
+/// An empty group of one protocol is replaced by a group of the other when a member of the other
+/// protocol joins (ConsumerGroupHeartbeat with epoch 0, or JoinGroup). A non-empty group refuses
+/// the other protocol: ConsumerGroupHeartbeat gets GROUP_ID_NOT_FOUND, JoinGroup
+/// INCONSISTENT_GROUP_PROTOCOL and the other classic APIs UNKNOWN_MEMBER_ID (Strom does not mix
+/// classic members into consumer groups).
+// Groups live in the shard's map and are rarely moved; boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Group {
     /// A group of the classic protocol (JoinGroup/SyncGroup).
     Classic(ClassicGroup),
-    // KIP-848: `Consumer(ConsumerGroup)` (ConsumerGroupHeartbeat, server-side assignment) comes
-    // here. Requests of one protocol to a non-empty group of the other are then converted or
-    // rejected with INCONSISTENT_GROUP_PROTOCOL, as Kafka does.
+    /// A group of the consumer protocol (KIP-848: ConsumerGroupHeartbeat, server-side assignment).
+    Consumer(ConsumerGroup),
 }
 
 impl Group {
-    fn classic(&self) -> &ClassicGroup {
+    pub(crate) fn classic(&self) -> Option<&ClassicGroup> {
         match self {
-            Group::Classic(g) => g,
+            Group::Classic(g) => Some(g),
+            Group::Consumer(_) => None,
         }
     }
 
-    fn classic_mut(&mut self) -> &mut ClassicGroup {
+    pub(crate) fn classic_mut(&mut self) -> Option<&mut ClassicGroup> {
         match self {
-            Group::Classic(g) => g,
+            Group::Classic(g) => Some(g),
+            Group::Consumer(_) => None,
+        }
+    }
+
+    pub(crate) fn consumer(&self) -> Option<&ConsumerGroup> {
+        match self {
+            Group::Consumer(g) => Some(g),
+            Group::Classic(_) => None,
+        }
+    }
+
+    fn is_subscribed_to_topic(&self, topic: &str) -> bool {
+        match self {
+            Group::Classic(g) => g.is_subscribed_to_topic(topic),
+            Group::Consumer(g) => g.is_subscribed_to_topic(topic),
         }
     }
 }
@@ -67,9 +96,9 @@ impl Group {
 /// how the runtime drives it.
 #[derive(Debug, Clone)]
 pub struct GroupCoordinatorShard {
-    config: ShardConfig,
-    groups: BTreeMap<String, Group>,
-    offsets: OffsetStore,
+    pub(crate) config: ShardConfig,
+    pub(crate) groups: BTreeMap<String, Group>,
+    pub(crate) offsets: OffsetStore,
     /// When `poll` next looks for expired offsets; `None` until the first poll.
     next_offsets_cleanup_ms: Option<i64>,
 }
@@ -112,7 +141,12 @@ impl GroupCoordinatorShard {
 
     /// The classic group `group_id`, if it exists (for diagnostics and tests).
     pub fn classic_group(&self, group_id: &str) -> Option<&ClassicGroup> {
-        self.groups.get(group_id).map(Group::classic)
+        self.groups.get(group_id).and_then(Group::classic)
+    }
+
+    /// The consumer group `group_id`, if it exists (for diagnostics and tests).
+    pub fn consumer_group(&self, group_id: &str) -> Option<&ConsumerGroup> {
+        self.groups.get(group_id).and_then(Group::consumer)
     }
 
     /// The ids of the shard's groups.
@@ -123,6 +157,10 @@ impl GroupCoordinatorShard {
     /// Applies one record of the partition (at load). Unknown key versions (records of features
     /// Strom lacks) are skipped with a warning; undecodable records are errors.
     pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), RecordError> {
+        if let Some(record) = ConsumerRecord::decode(key, value)? {
+            self.apply_consumer_record(&record);
+            return Ok(());
+        }
         let Some(key) = RecordKey::decode(key)? else {
             tracing::warn!(
                 key_version = key.get(..2).map(|v| i16::from_be_bytes([v[0], v[1]])),
@@ -160,6 +198,34 @@ impl GroupCoordinatorShard {
         Ok(())
     }
 
+    /// Applies a consumer group record: creates the group at its first record (replacing a
+    /// classic group of the same id, which a tombstone should have deleted already) and deletes
+    /// it at the tombstone of its group epoch. Tombstones of unknown groups are ignored.
+    fn apply_consumer_record(&mut self, record: &ConsumerRecord) {
+        let group_id = record.group();
+        let exists = matches!(self.groups.get(group_id), Some(Group::Consumer(_)));
+        if let ConsumerRecord::GroupEpoch { epoch: None, .. } = record {
+            if exists {
+                self.groups.remove(group_id);
+            }
+            return;
+        }
+        if record.is_tombstone() && !exists {
+            return;
+        }
+        let entry = self
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::Consumer(ConsumerGroup::new(group_id)));
+        if let Group::Classic(_) = entry {
+            tracing::warn!(group = %group_id, "consumer group record replaces a classic group");
+            *entry = Group::Consumer(ConsumerGroup::new(group_id));
+        }
+        if let Group::Consumer(group) = entry {
+            group.apply(record);
+        }
+    }
+
     /// Applies an offset commit (or its tombstone). A commit for a group that does not exist
     /// creates a "simple" group: Empty, without protocol type (Kafka does the same).
     fn apply_offset(
@@ -180,12 +246,16 @@ impl GroupCoordinatorShard {
         // A simple group exists only through its offsets (it has no record of its own), so it
         // goes with its last offset; otherwise a restart would not find it either.
         if removed && !self.offsets.has_offsets(group) {
-            let is_simple = self.groups.get(group).map(Group::classic).is_some_and(|g| {
-                g.last_record.is_none()
-                    && g.members.is_empty()
-                    && g.pending_join_members.is_empty()
-                    && g.is_in(ClassicGroupState::Empty)
-            });
+            let is_simple = self
+                .groups
+                .get(group)
+                .and_then(Group::classic)
+                .is_some_and(|g| {
+                    g.last_record.is_none()
+                        && g.members.is_empty()
+                        && g.pending_join_members.is_empty()
+                        && g.is_in(ClassicGroupState::Empty)
+                });
             if is_simple {
                 self.groups.remove(group);
             }
@@ -231,6 +301,23 @@ impl GroupCoordinatorShard {
                 ResponseError::InvalidSessionTimeout.code(),
             ));
         }
+        // An empty consumer group gives way to the classic group; a non-empty one refuses it.
+        let mut replaced = Vec::new();
+        if let Some(Group::Consumer(group)) = self.groups.get(group_id) {
+            if !group.members.is_empty() {
+                return Outcome::now(join_error(
+                    version,
+                    member_id,
+                    ResponseError::InconsistentGroupProtocol.code(),
+                ));
+            }
+            replaced = group
+                .tombstones()
+                .iter()
+                .map(ConsumerRecord::encode)
+                .collect();
+            self.apply_records(&replaced);
+        }
         let is_new_group = !self.groups.contains_key(group_id);
         if is_new_group {
             if !member_id.is_empty() {
@@ -246,7 +333,7 @@ impl GroupCoordinatorShard {
             );
         }
         let mut effects = Effects::default();
-        let Some(group) = self.groups.get_mut(group_id).map(Group::classic_mut) else {
+        let Some(group) = self.groups.get_mut(group_id).and_then(Group::classic_mut) else {
             return Outcome::now(join_error(
                 version,
                 member_id,
@@ -268,6 +355,8 @@ impl GroupCoordinatorShard {
             DelayedResponse::JoinGroup(r) => Some(r),
             DelayedResponse::SyncGroup(_) => None,
         });
+        replaced.append(&mut effects.records);
+        effects.records = replaced;
         effects.into_outcome(reply)
     }
 
@@ -283,7 +372,7 @@ impl GroupCoordinatorShard {
         let Some(group) = self
             .groups
             .get_mut(&**request.group_id)
-            .map(Group::classic_mut)
+            .and_then(Group::classic_mut)
         else {
             return Outcome::now(sync_error(version, ResponseError::UnknownMemberId.code()));
         };
@@ -311,7 +400,7 @@ impl GroupCoordinatorShard {
         let error = match self
             .groups
             .get_mut(&**request.group_id)
-            .map(Group::classic_mut)
+            .and_then(Group::classic_mut)
         {
             None => ResponseError::UnknownMemberId.code(),
             Some(group) => {
@@ -337,7 +426,7 @@ impl GroupCoordinatorShard {
         let Some(group) = self
             .groups
             .get_mut(&**request.group_id)
-            .map(Group::classic_mut)
+            .and_then(Group::classic_mut)
         else {
             return Outcome::now(
                 LeaveGroupResponse::default()
@@ -406,11 +495,16 @@ impl GroupCoordinatorShard {
             None
         };
         let generation = request.generation_id_or_member_epoch;
-        let validation = match self.groups.get(group_id).map(Group::classic) {
+        let validation = match self.groups.get(group_id) {
             None if generation < 0 => Ok(()),
             None if version >= 9 => Err(ResponseError::GroupIdNotFound.code()),
             None => Err(ResponseError::IllegalGeneration.code()),
-            Some(group) => validate_offset_commit(group, member_id, instance, generation),
+            Some(Group::Classic(group)) => {
+                validate_offset_commit(group, member_id, instance, generation)
+            }
+            Some(Group::Consumer(group)) => {
+                validate_consumer_offset_commit(group, member_id, generation, version)
+            }
         };
         let partition_response = |index: i32, error: i16| {
             OffsetCommitResponsePartition::default()
@@ -435,7 +529,7 @@ impl GroupCoordinatorShard {
             return Outcome::now(OffsetCommitResponse::default().with_topics(topics));
         }
         // A commit by a member keeps its session alive (Stable or PreparingRebalance).
-        if let Some(group) = self.groups.get_mut(group_id).map(Group::classic_mut) {
+        if let Some(group) = self.groups.get_mut(group_id).and_then(Group::classic_mut) {
             if matches!(
                 group.state,
                 ClassicGroupState::Stable | ClassicGroupState::PreparingRebalance
@@ -500,8 +594,26 @@ impl GroupCoordinatorShard {
         &self,
         group_id: &str,
         topics: Option<&[(String, Vec<i32>)]>,
+        now_ms: i64,
+    ) -> Result<Vec<FetchedOffset>, i16> {
+        self.fetch_offsets_as_member(group_id, None, -1, topics, now_ms)
+    }
+
+    /// [`Self::fetch_offsets`] for OffsetFetch v9+, which names the member (`member_id`,
+    /// `member_epoch`; `None`/-1 when absent). For a consumer group the member must exist
+    /// (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH), unless both are absent; classic
+    /// and unknown groups are not checked.
+    pub fn fetch_offsets_as_member(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+        topics: Option<&[(String, Vec<i32>)]>,
         _now_ms: i64,
     ) -> Result<Vec<FetchedOffset>, i16> {
+        if let Some(Group::Consumer(group)) = self.groups.get(group_id) {
+            validate_consumer_offset_fetch(group, member_id, member_epoch)?;
+        }
         Ok(self.offsets.fetch(group_id, topics))
     }
 
@@ -509,14 +621,21 @@ impl GroupCoordinatorShard {
     /// assignments are shown only when the group is Stable, as Kafka does. An unknown group is
     /// "Dead" with no error before v6, GROUP_ID_NOT_FOUND from v6.
     pub fn describe_group(&self, group_id: &str, version: i16) -> DescribedGroup {
-        let Some(group) = self.groups.get(group_id).map(Group::classic) else {
+        let Some(group) = self.groups.get(group_id).and_then(Group::classic) else {
+            // A consumer group is not a classic group: Kafka answers as for an unknown group
+            // (clients describe it with ConsumerGroupDescribe).
+            let message = if self.groups.contains_key(group_id) {
+                format!("Group {group_id} is not a classic group.")
+            } else {
+                format!("Group {group_id} not found.")
+            };
             let mut described = DescribedGroup::default()
                 .with_group_id(sb(group_id).into())
                 .with_group_state(sb(ClassicGroupState::Dead.as_str()));
             if version >= 6 {
                 described = described
                     .with_error_code(ResponseError::GroupIdNotFound.code())
-                    .with_error_message(Some(sb(&format!("Group {group_id} not found."))));
+                    .with_error_message(Some(sb(&message)));
             }
             return described;
         };
@@ -553,7 +672,8 @@ impl GroupCoordinatorShard {
     }
 
     /// The groups of a ListGroups, filtered by state and type (case-insensitive; an empty filter
-    /// lets everything through). Every group is of type "classic" for now.
+    /// lets everything through). Classic groups are of type "classic"; consumer groups of type
+    /// "consumer", with protocol type "consumer" and Kafka's consumer group states.
     pub fn list_groups(
         &self,
         states_filter: &[String],
@@ -564,16 +684,24 @@ impl GroupCoordinatorShard {
         };
         self.groups
             .iter()
-            .map(|(id, g)| (id, g.classic()))
-            .filter(|(_, g)| {
-                matches(states_filter, g.state.as_str()) && matches(types_filter, "classic")
+            .map(|(id, g)| match g {
+                Group::Classic(g) => (
+                    id,
+                    g.protocol_type.as_deref().unwrap_or_default(),
+                    g.state.as_str(),
+                    "classic",
+                ),
+                Group::Consumer(g) => (id, CONSUMER_PROTOCOL_TYPE, g.state().as_str(), "consumer"),
             })
-            .map(|(id, g)| {
+            .filter(|(_, _, state, kind)| {
+                matches(states_filter, state) && matches(types_filter, kind)
+            })
+            .map(|(id, protocol_type, state, kind)| {
                 ListedGroup::default()
                     .with_group_id(sb(id).into())
-                    .with_protocol_type(sb(g.protocol_type.as_deref().unwrap_or_default()))
-                    .with_group_state(sb(g.state.as_str()))
-                    .with_group_type(sb("classic"))
+                    .with_protocol_type(sb(protocol_type))
+                    .with_group_state(sb(state))
+                    .with_group_type(sb(kind))
             })
             .collect()
     }
@@ -588,17 +716,27 @@ impl GroupCoordinatorShard {
         let mut results = Vec::with_capacity(group_ids.len());
         let mut records = Vec::new();
         for group_id in group_ids {
-            let error = match self.groups.get(group_id).map(Group::classic) {
-                None => ResponseError::GroupIdNotFound.code(),
-                Some(g) if g.is_in(ClassicGroupState::Dead) => {
-                    ResponseError::GroupIdNotFound.code()
+            let group_records = match self.groups.get(group_id) {
+                None => Err(ResponseError::GroupIdNotFound.code()),
+                Some(Group::Classic(g)) if g.is_in(ClassicGroupState::Dead) => {
+                    Err(ResponseError::GroupIdNotFound.code())
                 }
-                Some(g) if !g.is_in(ClassicGroupState::Empty) => {
-                    ResponseError::NonEmptyGroup.code()
+                Some(Group::Classic(g)) if !g.is_in(ClassicGroupState::Empty) => {
+                    Err(ResponseError::NonEmptyGroup.code())
                 }
-                Some(_) => {
+                Some(Group::Classic(_)) => Ok(vec![group_tombstone(group_id)]),
+                Some(Group::Consumer(g)) if !g.members.is_empty() => {
+                    Err(ResponseError::NonEmptyGroup.code())
+                }
+                Some(Group::Consumer(g)) => {
+                    Ok(g.tombstones().iter().map(ConsumerRecord::encode).collect())
+                }
+            };
+            let error = match group_records {
+                Err(error) => error,
+                Ok(group_records) => {
                     let mut tombstones = self.offsets.tombstones_for_group(group_id);
-                    tombstones.push(group_tombstone(group_id));
+                    tombstones.extend(group_records);
                     self.apply_records(&tombstones);
                     records.extend(tombstones);
                     tracing::info!(group = %group_id, "group deleted");
@@ -623,7 +761,7 @@ impl GroupCoordinatorShard {
         _now_ms: i64,
     ) -> Outcome<OffsetDeleteResponse> {
         let group_id: &str = &request.group_id;
-        let group = match self.groups.get(group_id).map(Group::classic) {
+        let group = match self.groups.get(group_id) {
             None => {
                 return Outcome::now(
                     OffsetDeleteResponse::default()
@@ -632,11 +770,14 @@ impl GroupCoordinatorShard {
             }
             Some(g) => g,
         };
-        let top_error = match group.state {
-            ClassicGroupState::Dead => Some(ResponseError::GroupIdNotFound.code()),
-            ClassicGroupState::Empty => None,
-            _ if group.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE) => None,
-            _ => Some(ResponseError::NonEmptyGroup.code()),
+        let top_error = match group {
+            Group::Consumer(_) => None,
+            Group::Classic(group) => match group.state {
+                ClassicGroupState::Dead => Some(ResponseError::GroupIdNotFound.code()),
+                ClassicGroupState::Empty => None,
+                _ if group.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE) => None,
+                _ => Some(ResponseError::NonEmptyGroup.code()),
+            },
         };
         if let Some(error) = top_error {
             return Outcome::now(OffsetDeleteResponse::default().with_error_code(error));
@@ -691,12 +832,20 @@ impl GroupCoordinatorShard {
     pub fn poll(&mut self, now_ms: i64) -> Outcome<()> {
         let mut effects = Effects::default();
         for group in self.groups.values_mut() {
-            let mut ctx = Ctx {
-                config: &self.config,
-                now: now_ms,
-                effects: &mut effects,
-            };
-            group.classic_mut().poll(&mut ctx);
+            match group {
+                Group::Classic(group) => {
+                    let mut ctx = Ctx {
+                        config: &self.config,
+                        now: now_ms,
+                        effects: &mut effects,
+                    };
+                    group.poll(&mut ctx);
+                }
+                Group::Consumer(group) => {
+                    let records = consumer::timers::poll(group, &self.config, now_ms);
+                    effects.records.extend(records);
+                }
+            }
         }
         match self.next_offsets_cleanup_ms {
             None => {
@@ -719,21 +868,31 @@ impl GroupCoordinatorShard {
     /// Expires offsets and deletes Empty groups that have none left.
     fn cleanup_group_metadata(&mut self, now_ms: i64) -> Vec<CoordinatorRecord> {
         let mut records = Vec::new();
-        for group in self.groups.values() {
-            let group = group.classic();
-            let (tombstones, all_expired) =
-                self.offsets
-                    .expired(group, now_ms, self.config.offsets_retention_ms);
+        let retention = self.config.offsets_retention_ms;
+        for (group_id, group) in &self.groups {
+            let (tombstones, all_expired) = match group {
+                Group::Classic(g) => self.offsets.expired(g, now_ms, retention),
+                Group::Consumer(g) => self.offsets.expired_consumer(g, now_ms, retention),
+            };
             if !tombstones.is_empty() {
-                tracing::info!(group = %group.group_id, count = tombstones.len(), "offsets expired");
+                tracing::info!(group = %group_id, count = tombstones.len(), "offsets expired");
             }
             records.extend(tombstones);
-            if all_expired
-                && group.is_in(ClassicGroupState::Empty)
-                && group.pending_join_members.is_empty()
-            {
-                tracing::info!(group = %group.group_id, "empty group without offsets deleted");
-                records.push(group_tombstone(&group.group_id));
+            if !all_expired {
+                continue;
+            }
+            match group {
+                Group::Classic(g)
+                    if g.is_in(ClassicGroupState::Empty) && g.pending_join_members.is_empty() =>
+                {
+                    tracing::info!(group = %group_id, "empty group without offsets deleted");
+                    records.push(group_tombstone(group_id));
+                }
+                Group::Consumer(g) if g.members.is_empty() => {
+                    tracing::info!(group = %group_id, "empty consumer group without offsets deleted");
+                    records.extend(g.tombstones().iter().map(ConsumerRecord::encode));
+                }
+                _ => {}
             }
         }
         self.apply_records(&records);
@@ -746,7 +905,10 @@ impl GroupCoordinatorShard {
         let cleanup = Some(self.next_offsets_cleanup_ms.unwrap_or(i64::MIN));
         self.groups
             .values()
-            .filter_map(|g| g.classic().next_deadline())
+            .filter_map(|g| match g {
+                Group::Classic(g) => g.next_deadline(),
+                Group::Consumer(g) => g.next_deadline(),
+            })
             .chain(cleanup)
             .min()
     }
@@ -757,11 +919,18 @@ impl GroupCoordinatorShard {
     pub fn snapshot_records(&self) -> Vec<CoordinatorRecord> {
         let mut records = Vec::new();
         for (id, group) in &self.groups {
-            if let Some(value) = &group.classic().last_record {
-                records.push(CoordinatorRecord {
-                    key: RecordKey::GroupMetadata { group: id.clone() }.encode(),
-                    value: Some(value.encode()),
-                });
+            match group {
+                Group::Classic(g) => {
+                    if let Some(value) = &g.last_record {
+                        records.push(CoordinatorRecord {
+                            key: RecordKey::GroupMetadata { group: id.clone() }.encode(),
+                            value: Some(value.encode()),
+                        });
+                    }
+                }
+                Group::Consumer(g) => {
+                    records.extend(g.snapshot().iter().map(ConsumerRecord::encode));
+                }
             }
         }
         for (group, offsets) in self.offsets.groups() {
@@ -773,7 +942,8 @@ impl GroupCoordinatorShard {
     }
 }
 
-fn group_tombstone(group_id: &str) -> CoordinatorRecord {
+/// The tombstone of a classic group's metadata.
+pub(crate) fn group_tombstone(group_id: &str) -> CoordinatorRecord {
     CoordinatorRecord {
         key: RecordKey::GroupMetadata {
             group: group_id.to_string(),

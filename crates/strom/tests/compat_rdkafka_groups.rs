@@ -454,7 +454,6 @@ async fn commit_consumer_state_and_committed_offsets() {
 }
 
 #[tokio::test]
-#[ignore = "KIP-848 consumer protocol: next step of the consumer-group issue"]
 async fn consumer_group_protocol_kip848() {
     let server = Server::start();
     server.create_topic("kip848", 2).await;

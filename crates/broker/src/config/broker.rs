@@ -506,6 +506,21 @@ impl BrokerConfig {
         self.int("group.initial.rebalance.delay.ms")
     }
 
+    /// `group.consumer.session.timeout.ms` (KIP-848 groups).
+    pub fn group_consumer_session_timeout_ms(&self) -> i32 {
+        self.int("group.consumer.session.timeout.ms")
+    }
+
+    /// `group.consumer.heartbeat.interval.ms` (KIP-848 groups).
+    pub fn group_consumer_heartbeat_interval_ms(&self) -> i32 {
+        self.int("group.consumer.heartbeat.interval.ms")
+    }
+
+    /// `group.consumer.max.size` (KIP-848 groups).
+    pub fn group_consumer_max_size(&self) -> i32 {
+        self.int("group.consumer.max.size")
+    }
+
     /// `group.min.session.timeout.ms`.
     pub fn group_min_session_timeout_ms(&self) -> i32 {
         self.int("group.min.session.timeout.ms")

@@ -81,6 +81,9 @@ impl GroupCoordinator {
             group_max_session_timeout_ms: config.group_max_session_timeout_ms(),
             group_initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms(),
             offsets_retention_ms: config.offsets_retention_ms(),
+            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms(),
+            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms(),
+            consumer_group_max_size: config.group_consumer_max_size().max(1) as usize,
             ..ShardConfig::default()
         }
     }
@@ -223,6 +226,14 @@ impl GroupCoordinator {
                 let _ = sender.send(completion.response);
             }
         }
+    }
+
+    /// Drops every shard (at shutdown, after the last request): waiting members get no answer,
+    /// and the partitions can be closed.
+    pub fn shutdown(&self) {
+        self.shards.write().clear();
+        *self.num_partitions.write() = None;
+        self.pending.lock().clear();
     }
 
     /// Fires due timers on every shard (session and rebalance timeouts, offset expiration).

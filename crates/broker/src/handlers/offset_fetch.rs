@@ -31,7 +31,14 @@ pub fn handle(
                         .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let (error_code, offsets) = fetch(broker, &group.group_id, wanted);
+                let member = group.member_id.as_ref().map(|m| m.to_string());
+                let (error_code, offsets) = fetch(
+                    broker,
+                    &group.group_id,
+                    member.as_deref(),
+                    group.member_epoch,
+                    wanted,
+                );
                 OffsetFetchResponseGroup::default()
                     .with_group_id(group.group_id.clone())
                     .with_error_code(error_code)
@@ -69,7 +76,7 @@ pub fn handle(
             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let (error_code, offsets) = fetch(broker, &request.group_id, wanted);
+    let (error_code, offsets) = fetch(broker, &request.group_id, None, -1, wanted);
     let topics = by_topic(offsets)
         .into_iter()
         .map(|(topic, partitions)| {
@@ -100,15 +107,22 @@ pub fn handle(
     response
 }
 
-/// The offsets of one group, or a group-level error.
-fn fetch(broker: &Broker, group_id: &str, wanted: Wanted) -> (i16, Vec<FetchedOffset>) {
+/// The offsets of one group, or a group-level error. A consumer-protocol member (KIP-848) names
+/// itself and its epoch, which the coordinator checks.
+fn fetch(
+    broker: &Broker,
+    group_id: &str,
+    member_id: Option<&str>,
+    member_epoch: i32,
+    wanted: Wanted,
+) -> (i16, Vec<FetchedOffset>) {
     let shard = match broker.groups.shard_for(group_id) {
         Ok(shard) => shard,
         Err(error) => return (error.code, Vec::new()),
     };
     let now = now_ms();
     match broker.groups.read(&shard, |state| {
-        state.fetch_offsets(group_id, wanted.as_deref(), now)
+        state.fetch_offsets_as_member(group_id, member_id, member_epoch, wanted.as_deref(), now)
     }) {
         Ok(offsets) => (0, offsets),
         Err(code) => (code, Vec::new()),

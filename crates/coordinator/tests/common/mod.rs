@@ -368,3 +368,5 @@ impl Harness {
         (leader, follower, generation)
     }
 }
+
+pub mod consumer;

@@ -1,0 +1,36 @@
+//! ConsumerGroupDescribe (KIP-848): members, epochs and assignments of consumer-protocol groups.
+
+use std::sync::Arc;
+
+use strom_coordinator::DescribedConsumerGroup;
+use strom_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
+
+use super::consumer_group_heartbeat::topics_image;
+use super::sb;
+use crate::server::Broker;
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    request: ConsumerGroupDescribeRequest,
+    _version: i16,
+) -> ConsumerGroupDescribeResponse {
+    let topics = topics_image(broker);
+    let groups = request
+        .group_ids
+        .iter()
+        .map(|group_id| match broker.groups.shard_for(group_id) {
+            Ok(shard) => broker.groups.read(&shard, |state| {
+                state.consumer_group_describe(
+                    group_id,
+                    &topics,
+                    request.include_authorized_operations,
+                )
+            }),
+            Err(error) => DescribedConsumerGroup::default()
+                .with_group_id(group_id.clone())
+                .with_error_code(error.code)
+                .with_error_message(error.message.map(sb)),
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
+}

@@ -1,0 +1,81 @@
+//! The checks of a ConsumerGroupHeartbeat request before it touches any group (Kafka's
+//! `throwIfConsumerGroupHeartbeatRequestIsInvalid`): INVALID_REQUEST for missing or malformed
+//! fields, UNSUPPORTED_ASSIGNOR for an unknown server assignor.
+
+use strom_protocol::messages::ConsumerGroupHeartbeatRequest;
+use strom_protocol::ResponseError;
+
+use super::heartbeat::{fail, Failure};
+use super::{LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH};
+use crate::assignor::{assignor, assignor_names};
+
+/// Kafka's request checks (INVALID_REQUEST, UNSUPPORTED_ASSIGNOR).
+pub(crate) fn validate(
+    request: &ConsumerGroupHeartbeatRequest,
+    version: i16,
+) -> Result<(), Failure> {
+    let invalid = |message: &str| fail(ResponseError::InvalidRequest, message.to_string());
+    if request.group_id.is_empty() {
+        return invalid("GroupId can't be empty.");
+    }
+    if request.instance_id.as_deref() == Some("") {
+        return invalid("InstanceId can't be empty.");
+    }
+    if request.rack_id.as_deref() == Some("") {
+        return invalid("RackId can't be empty.");
+    }
+    // An empty regex means "no regex" (librdkafka sends it with plain topic subscriptions).
+    if request
+        .subscribed_topic_regex
+        .as_deref()
+        .is_some_and(|regex| !regex.is_empty())
+    {
+        return invalid("SubscribedTopicRegex is not supported.");
+    }
+    if version >= 1 && request.member_id.is_empty() {
+        return invalid("MemberId can't be empty.");
+    }
+    match request.member_epoch {
+        0 => {
+            if request.rebalance_timeout_ms == -1 {
+                return invalid("RebalanceTimeoutMs must be provided in first request.");
+            }
+            if request
+                .topic_partitions
+                .as_ref()
+                .is_none_or(|t| !t.is_empty())
+            {
+                return invalid("TopicPartitions must be empty when (re-)joining.");
+            }
+            if request.subscribed_topic_names.is_none() {
+                return invalid("SubscribedTopicNames must be set in first request.");
+            }
+        }
+        e if e > 0 || e == LEAVE_GROUP_MEMBER_EPOCH => {
+            if request.member_id.is_empty() {
+                return invalid("MemberId can't be empty.");
+            }
+        }
+        LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+            if request.member_id.is_empty() {
+                return invalid("MemberId can't be empty.");
+            }
+            if request.instance_id.is_none() {
+                return invalid("InstanceId can't be null.");
+            }
+        }
+        _ => return invalid("MemberEpoch is invalid."),
+    }
+    if let Some(name) = request.server_assignor.as_deref() {
+        if assignor(name).is_none() {
+            return fail(
+                ResponseError::UnsupportedAssignor,
+                format!(
+                    "ServerAssignor {name} is not supported. Supported assignors: {}.",
+                    assignor_names().join(", ")
+                ),
+            );
+        }
+    }
+    Ok(())
+}
