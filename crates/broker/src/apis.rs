@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use strom_protocol::messages::{RequestKind, ResponseKind};
 use strom_protocol::Request;
+use tracing::Instrument;
 
 use crate::handlers;
 use crate::server::Broker;
@@ -48,8 +49,18 @@ pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) ->
         correlation_id = request.correlation_id(),
         client_id = request.client_id()
     );
-    let _entered = span.enter();
-    match request.body {
+    dispatch(broker, request.body, version, &context)
+        .instrument(span)
+        .await
+}
+
+async fn dispatch(
+    broker: &Arc<Broker>,
+    body: RequestKind,
+    version: i16,
+    context: &RequestContext,
+) -> Reply {
+    match body {
         RequestKind::ApiVersions(req) => Reply::Response(ResponseKind::ApiVersions(
             handlers::api_versions::handle(&req, version),
         )),
@@ -96,7 +107,7 @@ pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) ->
         }
         RequestKind::ConsumerGroupHeartbeat(req) => {
             Reply::Response(ResponseKind::ConsumerGroupHeartbeat(
-                handlers::consumer_group_heartbeat::handle(broker, req, version, &context).await,
+                handlers::consumer_group_heartbeat::handle(broker, req, version, context).await,
             ))
         }
         RequestKind::ConsumerGroupDescribe(req) => {
@@ -108,7 +119,7 @@ pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) ->
             handlers::find_coordinator::handle(broker, req, version).await,
         )),
         RequestKind::JoinGroup(req) => Reply::Response(ResponseKind::JoinGroup(
-            handlers::join_group::handle(broker, req, version, &context).await,
+            handlers::join_group::handle(broker, req, version, context).await,
         )),
         RequestKind::SyncGroup(req) => Reply::Response(ResponseKind::SyncGroup(
             handlers::sync_group::handle(broker, req, version).await,

@@ -180,6 +180,7 @@ impl Controller {
                     "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
                 ));
             }
+            check_partition_count(topic.assignments.len().min(i32::MAX as usize) as i32)?;
             let mut assignment = Vec::new();
             for (expected, (index, replicas)) in topic.assignments.iter().enumerate() {
                 if *index != expected as i32 {
@@ -206,6 +207,7 @@ impl Controller {
                 "Number of partitions must be larger than 0.",
             ));
         }
+        check_partition_count(partitions)?;
         let replication = if topic.replication_factor == -1 {
             broker.default_replication_factor()
         } else {
@@ -418,6 +420,7 @@ impl Controller {
                 format!("Topic already has {current} partition(s)."),
             ));
         }
+        check_partition_count(count - current)?;
         let new_count = (count - current) as usize;
         let assignment = match assignments {
             Some(assignments) => {
@@ -606,6 +609,21 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+/// Most partitions one request may create, as Kafka's controller limits it.
+pub const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+
+fn check_partition_count(partitions: i32) -> Result<(), ApiError> {
+    if partitions > MAX_PARTITIONS_PER_REQUEST {
+        return Err(ApiError::with_message(
+            ResponseError::PolicyViolation,
+            format!(
+                "Excessively large number of partitions per request: {partitions} (at most {MAX_PARTITIONS_PER_REQUEST})."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn config_error(error: config::ConfigError) -> ApiError {

@@ -31,7 +31,8 @@ pub fn validation_config(config: &TopicConfig) -> ValidationConfig {
         max_timestamp_diff_before_ms: config.message_timestamp_before_max_ms,
         max_timestamp_diff_after_ms: config.message_timestamp_after_max_ms,
         max_decompressed_bytes: MAX_DECOMPRESSED_BATCH_BYTES,
-        require_keys: false,
+        // Kafka refuses records without a key on compacted topics (INVALID_RECORD).
+        require_keys: config.cleanup_policy.compact,
     }
 }
 

@@ -8,7 +8,7 @@
 //! - a fetch waiter registered before an append is woken by that append.
 
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use strom_storage::{AppendInfo, Log, ReadPlan, StorageError};
@@ -58,7 +58,7 @@ pub struct Partition {
     /// Messages appended since the last fsync (for `flush.messages`).
     unflushed_messages: AtomicI64,
     last_flush_ms: AtomicI64,
-    waiters: Mutex<Vec<Arc<Notify>>>,
+    waiters: Mutex<Vec<Weak<Notify>>>,
 }
 
 impl Partition {
@@ -255,14 +255,19 @@ impl Partition {
     /// Registers a fetch that waits for new data; the next append notifies it.
     pub fn register_waiter(&self, notify: &Arc<Notify>) {
         let mut waiters = self.waiters.lock();
-        // Fetches that timed out have dropped their handle; forget them.
-        waiters.retain(|waiter| Arc::strong_count(waiter) > 1);
-        waiters.push(notify.clone());
+        // Fetches that ended have dropped their handle; forget them.
+        waiters.retain(|waiter| waiter.strong_count() > 0);
+        if !waiters
+            .iter()
+            .any(|waiter| waiter.as_ptr() == Arc::as_ptr(notify))
+        {
+            waiters.push(Arc::downgrade(notify));
+        }
     }
 
     fn wake_waiters(&self) {
         let waiters = std::mem::take(&mut *self.waiters.lock());
-        for waiter in waiters {
+        for waiter in waiters.iter().filter_map(Weak::upgrade) {
             waiter.notify_one();
         }
     }

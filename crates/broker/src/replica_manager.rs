@@ -137,8 +137,9 @@ impl ReplicaManager {
         }
     }
 
-    /// Removes directories left over from deleted topics (parked ones, and logs of topics the
-    /// metadata no longer knows).
+    /// Removes directories parked by topic deletion (`*-delete`), and moves aside (`*-stray`,
+    /// never deleted) partition directories the metadata does not know, so that a topic created
+    /// later under the same name starts empty. Anything else in the data directory is left alone.
     pub fn remove_stray_logs(&self, known: &dyn Fn(&str) -> bool) {
         let Ok(entries) = std::fs::read_dir(&self.data_dir) else {
             return;
@@ -152,11 +153,24 @@ impl ReplicaManager {
             if name == strom_metadata::log::METADATA_DIR {
                 continue;
             }
-            let stray = name.ends_with("-delete") || !known(&name);
-            if stray {
+            if name.ends_with("-delete") {
                 tracing::info!(dir = %path.display(), "removing the log of a deleted topic");
                 if let Err(error) = std::fs::remove_dir_all(&path) {
-                    tracing::warn!(dir = %path.display(), %error, "cannot remove stray log directory");
+                    tracing::warn!(dir = %path.display(), %error, "cannot remove a deleted topic's log");
+                }
+                continue;
+            }
+            if is_partition_dir_name(&name) && !known(&name) {
+                let aside = self
+                    .data_dir
+                    .join(format!("{name}.{}-stray", uuid::Uuid::new_v4().simple()));
+                tracing::warn!(
+                    dir = %path.display(),
+                    moved_to = %aside.display(),
+                    "a partition directory the metadata does not know; moving it aside"
+                );
+                if let Err(error) = std::fs::rename(&path, &aside) {
+                    tracing::warn!(dir = %path.display(), %error, "cannot move a stray log directory aside");
                 }
             }
         }
@@ -213,6 +227,19 @@ impl ReplicaManager {
                 }
             }
         }
+    }
+}
+
+/// `<topic>-<partition>`, as partition directories are named.
+fn is_partition_dir_name(name: &str) -> bool {
+    match name.rsplit_once('-') {
+        Some((topic, partition)) => {
+            !topic.is_empty()
+                && !partition.is_empty()
+                && partition.bytes().all(|b| b.is_ascii_digit())
+                && crate::topic_name::validate(topic).is_ok()
+        }
+        None => false,
     }
 }
 

@@ -197,6 +197,10 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
         }
     }
     drop(listener);
+    // Members waiting in JoinGroup/SyncGroup would otherwise wait for timers that no longer run;
+    // dropping the coordinator's state answers them (COORDINATOR_NOT_AVAILABLE) and lets go of
+    // the __consumer_offsets partitions so their logs close cleanly.
+    broker.groups.shutdown();
     tracing::info!(
         connections = connections.len(),
         "shutting down: no longer accepting, finishing in-flight requests"
@@ -206,8 +210,6 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
         task.abort();
         let _ = task.await;
     }
-    // The coordinator's shards hold their partitions; let go of them so the logs close cleanly.
-    broker.groups.shutdown();
     let replicas = broker.replicas.clone();
     let _ = tokio::task::spawn_blocking(move || replicas.close_all()).await;
     tracing::info!("all logs flushed and closed");

@@ -29,6 +29,14 @@ pub enum MetadataLogError {
     Encode(#[from] serde_json::Error),
     #[error("fsync of the metadata log failed: {0}")]
     FsyncFailed(std::io::Error),
+    #[error(
+        "metadata log {path} is damaged at byte {position} ({reason}), before its end; refusing to start rather than forget the topics recorded after it"
+    )]
+    Corrupt {
+        path: PathBuf,
+        position: usize,
+        reason: String,
+    },
 }
 
 /// The metadata log file and the image built from it.
@@ -58,7 +66,16 @@ impl MetadataLog {
         let mut contents = Vec::new();
         file.read_to_end(&mut contents).map_err(io(&path))?;
         let mut image = MetadataImage::default();
-        let (valid_len, records) = replay(&contents, &mut image);
+        let (valid_len, records) = match replay(&contents, &mut image) {
+            Replay::Complete { valid_len, records } => (valid_len, records),
+            Replay::Damaged { position, reason } => {
+                return Err(MetadataLogError::Corrupt {
+                    path,
+                    position,
+                    reason,
+                })
+            }
+        };
         if valid_len < contents.len() {
             tracing::warn!(
                 path = %path.display(),
@@ -115,31 +132,65 @@ impl MetadataLog {
     }
 }
 
-/// Applies every intact frame; returns the length of the valid prefix and the record count.
-fn replay(contents: &[u8], image: &mut MetadataImage) -> (usize, u64) {
+/// How a replay ended.
+enum Replay {
+    /// Every frame was applied, except perhaps a torn last one: `valid_len` bytes are good.
+    Complete { valid_len: usize, records: u64 },
+    /// A bad frame with more data after it: not a torn write, so never truncated silently.
+    Damaged { position: usize, reason: String },
+}
+
+/// Applies every intact frame. A damaged frame is a torn tail (the only thing a crash can leave,
+/// since appends return after the fsync) when it reaches the end of the file; anywhere else it
+/// is corruption, and a record that checks out but does not parse comes from a newer Strom.
+fn replay(contents: &[u8], image: &mut MetadataImage) -> Replay {
     let mut position = 0;
     let mut records = 0;
     while let Some(header) = contents.get(position..position + FRAME_HEADER) {
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        if len > MAX_RECORD_BYTES {
-            break;
-        }
         let start = position + FRAME_HEADER;
-        let Some(payload) = contents.get(start..start + len) else {
-            break;
+        let end = start.saturating_add(len);
+        let reaches_end = end >= contents.len();
+        let damaged = |reason: &str| {
+            if reaches_end {
+                Replay::Complete {
+                    valid_len: position,
+                    records,
+                }
+            } else {
+                Replay::Damaged {
+                    position,
+                    reason: reason.to_string(),
+                }
+            }
+        };
+        if len > MAX_RECORD_BYTES {
+            return damaged("frame length out of range");
+        }
+        let Some(payload) = contents.get(start..end) else {
+            return damaged("truncated frame");
         };
         if crc32c::crc32c(payload) != crc {
-            break;
+            return damaged("checksum mismatch");
         }
-        let Ok(record) = serde_json::from_slice::<MetadataRecord>(payload) else {
-            break;
+        let record = match serde_json::from_slice::<MetadataRecord>(payload) {
+            Ok(record) => record,
+            Err(error) => {
+                return Replay::Damaged {
+                    position,
+                    reason: format!("unreadable record, written by a newer version? {error}"),
+                }
+            }
         };
         image.apply(&record);
         records += 1;
-        position = start + len;
+        position = end;
     }
-    (position, records)
+    Replay::Complete {
+        valid_len: position,
+        records,
+    }
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -150,6 +201,31 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use uuid::Uuid;
+
+    #[test]
+    fn damage_before_the_end_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = MetadataLog::open(dir.path()).unwrap();
+            for name in ["a", "b"] {
+                log.append(&[MetadataRecord::Topic {
+                    name: name.into(),
+                    topic_id: Uuid::new_v4(),
+                }])
+                .unwrap();
+            }
+        }
+        let path = dir.path().join(METADATA_DIR).join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[FRAME_HEADER + 2] ^= 0x40; // inside the first record's payload
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            MetadataLog::open(dir.path()),
+            Err(MetadataLogError::Corrupt { position: 0, .. })
+        ));
+        // Nothing was truncated.
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
 
     #[test]
     fn survives_reopen_and_truncates_torn_tail() {

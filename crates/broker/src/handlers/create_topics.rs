@@ -42,6 +42,16 @@ pub async fn handle(
             ));
             continue;
         }
+        if crate::topic_name::is_internal(&name) {
+            slots.push((
+                name.clone(),
+                Err(ApiError::with_message(
+                    ResponseError::InvalidRequest,
+                    format!("Creation of internal topic {name} is prohibited."),
+                )),
+            ));
+            continue;
+        }
         let mut configs = BTreeMap::new();
         let mut null_config = None;
         for c in &topic.configs {

@@ -38,7 +38,12 @@ pub async fn handle(
             let missing: Vec<String> = requested
                 .iter()
                 .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
-                .filter(|name| image.topic(name).is_none() && topic_name::validate(name).is_ok())
+                // Internal topics are created by their coordinators, with their own settings.
+                .filter(|name| {
+                    image.topic(name).is_none()
+                        && topic_name::validate(name).is_ok()
+                        && !topic_name::is_internal(name)
+                })
                 .collect();
             if auto_create_allowed && !missing.is_empty() {
                 let names = missing.clone();

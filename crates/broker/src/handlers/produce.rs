@@ -31,7 +31,8 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     let acks = request.acks;
     let image = broker.controller.image();
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    let mut pending: Vec<(usize, usize, Appended)> = Vec::new();
+    // Partitions to append to: (topic slot, partition slot, partition, records).
+    let mut jobs: Vec<(usize, usize, Arc<Partition>, bytes::Bytes)> = Vec::new();
     let mut any_error = false;
     for topic in request.topic_data {
         let name = if version >= 13 {
@@ -72,27 +73,18 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                         version,
                     ))
                 }
-                Some(partition) => append(&partition, data.records.unwrap_or_default(), version)
-                    .map(|(info, records)| Appended {
-                        partition,
-                        info,
-                        records,
-                    }),
+                Some(partition) => Ok(partition),
             };
             match outcome {
-                Ok(appended) => {
-                    response.base_offset = appended.info.first_offset;
-                    response.log_append_time_ms = appended.info.log_append_time_ms.unwrap_or(-1);
-                    if version >= 5 {
-                        response.log_start_offset = appended.partition.log_start_offset();
-                    }
-                    pending.push((responses.len(), partition_responses.len(), appended));
-                }
+                Ok(partition) => jobs.push((
+                    responses.len(),
+                    partition_responses.len(),
+                    partition,
+                    data.records.unwrap_or_default(),
+                )),
                 Err(error) => {
                     any_error = true;
-                    response.error_code = error.code;
-                    response.record_errors = error.record_errors;
-                    response.error_message = error.message;
+                    set_error(&mut response, error);
                 }
             }
             partition_responses.push(response);
@@ -106,11 +98,51 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
         }
         responses.push(topic_response);
     }
+    // Validation (CRC, decompression) and the writes are blocking work: off the async runtime,
+    // all partitions of the request in one task.
+    let appended = tokio::task::spawn_blocking(move || {
+        jobs.into_iter()
+            .map(|(topic_slot, partition_slot, partition, records)| {
+                let outcome =
+                    append(&partition, records, version).map(|(info, records)| Appended {
+                        partition,
+                        info,
+                        records,
+                    });
+                (topic_slot, partition_slot, outcome)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|error| crate::error::halt("a produce task failed", &error));
+    let mut pending = Vec::with_capacity(appended.len());
+    for (topic_slot, partition_slot, outcome) in appended {
+        let Some(response) = responses
+            .get_mut(topic_slot)
+            .and_then(|t| t.partition_responses.get_mut(partition_slot))
+        else {
+            continue;
+        };
+        match outcome {
+            Ok(appended) => {
+                response.base_offset = appended.info.first_offset;
+                response.log_append_time_ms = appended.info.log_append_time_ms.unwrap_or(-1);
+                if version >= 5 {
+                    response.log_start_offset = appended.partition.log_start_offset();
+                }
+                pending.push(appended);
+            }
+            Err(error) => {
+                any_error = true;
+                set_error(response, error);
+            }
+        }
+    }
     let acks_all = acks == -1;
     futures::future::join_all(
         pending
             .iter()
-            .map(|(_, _, a)| a.partition.make_durable(&a.info, a.records, acks_all)),
+            .map(|a| a.partition.make_durable(&a.info, a.records, acks_all)),
     )
     .await;
     if acks == 0 {
@@ -120,6 +152,12 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     Reply::Response(strom_protocol::messages::ResponseKind::Produce(
         ProduceResponse::default().with_responses(responses),
     ))
+}
+
+fn set_error(response: &mut PartitionProduceResponse, error: PartitionError) {
+    response.error_code = error.code;
+    response.record_errors = error.record_errors;
+    response.error_message = error.message;
 }
 
 struct PartitionError {
