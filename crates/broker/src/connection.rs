@@ -32,10 +32,22 @@ pub async fn serve(
         if *shutdown.borrow() {
             break;
         }
-        let max_frame = broker.config.read().socket_request_max_bytes().max(0) as usize;
+        let (max_frame, max_idle_ms) = {
+            let config = broker.config.read();
+            (
+                config.socket_request_max_bytes().max(0) as usize,
+                config.connections_max_idle_ms().max(1) as u64,
+            )
+        };
+        let idle = tokio::time::sleep(std::time::Duration::from_millis(max_idle_ms));
         let frame = tokio::select! {
             frame = read_frame(&mut reader, max_frame) => frame,
             _ = shutdown.changed() => break,
+            // Kafka's connections.max.idle.ms: a connection that sends nothing is closed.
+            _ = idle => {
+                tracing::debug!(%peer, "closing idle connection");
+                break;
+            }
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,

@@ -76,7 +76,24 @@ pub fn handle(
             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let (error_code, offsets) = fetch(broker, &request.group_id, None, -1, wanted);
+    let (error_code, mut offsets) = fetch(broker, &request.group_id, None, -1, wanted.clone());
+    if version < 2 && error_code != 0 {
+        // v0-1 have no group-level error: each requested partition carries it, as in Kafka.
+        offsets = wanted
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(topic, partitions)| {
+                partitions.into_iter().map(move |partition| FetchedOffset {
+                    topic: topic.clone(),
+                    partition,
+                    committed_offset: -1,
+                    committed_leader_epoch: -1,
+                    metadata: String::new(),
+                    error_code,
+                })
+            })
+            .collect();
+    }
     let topics = by_topic(offsets)
         .into_iter()
         .map(|(topic, partitions)| {
