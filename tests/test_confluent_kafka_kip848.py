@@ -104,3 +104,18 @@ def test_commit_and_resume_and_describe(broker_factory):
     wait_for([again], lambda: len(later) >= 10, 30, later)
     assert sorted(o for _, o, _ in later) == sorted([10, 11, 12, 13, 14] * 2)
     again.close()
+
+
+def test_regex_subscription_follows_new_topics(broker_factory):
+    broker = broker_factory(extra_args=GROUP_BROKER_ARGS)
+    prefix = unique_topic("rx")
+    group = unique_group("rx")
+    ck_create_topic(broker.bootstrap, f"{prefix}-a", 2)
+    ck_create_topic(broker.bootstrap, f"other-{prefix}", 1)
+    c = consumer(broker.bootstrap, group, **{"topic.metadata.refresh.interval.ms": 1000})
+    c.subscribe([f"^{prefix}-.*"])
+    wait_for([c], lambda: {(tp.topic, tp.partition) for tp in c.assignment()} == {(f"{prefix}-a", 0), (f"{prefix}-a", 1)}, 30)
+    ck_create_topic(broker.bootstrap, f"{prefix}-b", 1)
+    wait_for([c], lambda: (f"{prefix}-b", 0) in {(tp.topic, tp.partition) for tp in c.assignment()}, 30)
+    assert all(tp.topic.startswith(f"{prefix}-") for tp in c.assignment())
+    c.close()

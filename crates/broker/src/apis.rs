@@ -49,6 +49,7 @@ pub async fn handle(broker: &Arc<Broker>, request: Request, peer: SocketAddr) ->
         correlation_id = request.correlation_id(),
         client_id = request.client_id()
     );
+    tracing::trace!(parent: &span, "request received");
     dispatch(broker, request.body, version, &context)
         .instrument(span)
         .await

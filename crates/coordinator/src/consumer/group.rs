@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::member::{ConsumerGroupMember, MemberState};
 use super::records::{Assignment, ConsumerRecord, TopicMetadata};
+use super::topic_regex::{self, RegexCache};
 use crate::assignor::DEFAULT_ASSIGNOR;
 
 /// The states of a consumer group, as ListGroups and ConsumerGroupDescribe name them.
@@ -60,6 +61,9 @@ pub struct ConsumerGroup {
     pub session_deadlines: BTreeMap<String, i64>,
     /// When each member revoking partitions is fenced, with the epoch it must leave.
     pub rebalance_deadlines: BTreeMap<String, (i32, i64)>,
+    /// The compiled subscription regexes of the members, one per distinct pattern (not
+    /// persisted: rebuilt as member records are applied).
+    pub regexes: RegexCache,
 }
 
 impl ConsumerGroup {
@@ -94,7 +98,7 @@ impl ConsumerGroup {
             .unwrap_or(-1)
     }
 
-    /// The union of the members' subscribed topic names.
+    /// The union of the members' subscribed topic names (regexes not included).
     pub fn subscribed_topic_names(&self) -> BTreeSet<&str> {
         self.members
             .values()
@@ -102,10 +106,41 @@ impl ConsumerGroup {
             .collect()
     }
 
+    /// The distinct subscription regexes of the members.
+    pub fn subscribed_topic_regexes(&self) -> BTreeSet<&str> {
+        self.members
+            .values()
+            .filter_map(|m| m.subscribed_topic_regex.as_deref())
+            .collect()
+    }
+
+    /// Whether `member` subscribes to `topic`, by name or by regex.
+    pub fn member_subscribes(&self, member: &ConsumerGroupMember, topic: &str) -> bool {
+        member.subscribed_topic_names.contains(topic)
+            || member
+                .subscribed_topic_regex
+                .as_deref()
+                .and_then(|pattern| self.regexes.get(pattern))
+                .is_some_and(|regex| topic_regex::selects(regex, topic))
+    }
+
+    /// Whether some member subscribes to `topic`, by name or by regex.
+    pub fn subscribes_to(&self, topic: &str) -> bool {
+        self.subscribed_topic_names().contains(topic)
+            || self
+                .subscribed_topic_regexes()
+                .into_iter()
+                .filter_map(|pattern| self.regexes.get(pattern))
+                .any(|regex| topic_regex::selects(regex, topic))
+    }
+
+    /// Whether the group is subscribed to `topic` (offset expiration, OffsetDelete): a topic
+    /// named by a member, or one that a regex resolved to at the last group epoch bump.
     pub fn is_subscribed_to_topic(&self, topic: &str) -> bool {
         self.members
             .values()
             .any(|m| m.subscribed_topic_names.contains(topic))
+            || self.subscription_metadata.iter().any(|t| t.name == topic)
     }
 
     /// The assignor most members ask for (ties: the smallest name), else the default.
@@ -142,6 +177,7 @@ impl ConsumerGroup {
                     if let Some(instance) = &m.instance_id {
                         self.static_members.insert(instance.clone(), member.clone());
                     }
+                    self.refresh_regexes();
                 }
                 None => {
                     if let Some(m) = self.members.remove(member) {
@@ -154,6 +190,7 @@ impl ConsumerGroup {
                     }
                     self.session_deadlines.remove(member);
                     self.rebalance_deadlines.remove(member);
+                    self.refresh_regexes();
                 }
             },
             ConsumerRecord::TargetAssignmentEpoch { epoch, .. } => {
@@ -192,6 +229,24 @@ impl ConsumerGroup {
                 }
                 self.add_partition_epochs(&m);
                 self.members.insert(member.clone(), m);
+            }
+        }
+    }
+
+    /// Compiles the members' regexes not compiled yet and forgets those no member uses.
+    fn refresh_regexes(&mut self) {
+        let patterns: BTreeSet<String> = self
+            .subscribed_topic_regexes()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        self.regexes.retain(|p| patterns.contains(p));
+        for pattern in &patterns {
+            if let Err(error) = self.regexes.compile(pattern) {
+                // Only a record written by another implementation can get here: a heartbeat
+                // refuses an invalid regex. The member then subscribes to no topic by regex.
+                tracing::warn!(group = %self.group_id, pattern = %pattern, %error,
+                    "cannot compile the subscription regex of a member");
             }
         }
     }

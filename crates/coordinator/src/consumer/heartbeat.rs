@@ -3,7 +3,8 @@
 //! and static members' temporary leaves (-2).
 //!
 //! One heartbeat: (1) get or create the member and write its metadata record if it changed;
-//! bump the group epoch when its subscription changed or the subscribed topics' metadata did;
+//! bump the group epoch when its subscription (names or regex) changed or the subscribed
+//! topics' metadata did (which covers a topic created or deleted that a regex selects);
 //! (2) when the group epoch is ahead of the target assignment, compute a new target with the
 //! group's assignor; (3) reconcile the member towards its target; (4) re-arm its session. The
 //! reply carries the member epoch and, when it changed or the request was a full one, the
@@ -222,6 +223,25 @@ impl GroupCoordinatorShard {
         if let Some(names) = &request.subscribed_topic_names {
             updated.subscribed_topic_names = names.iter().map(|n| n.to_string()).collect();
         }
+        // Null keeps the regex; an empty one clears it (librdkafka sends "" with plain
+        // subscriptions).
+        if let Some(regex) = request.subscribed_topic_regex.as_deref() {
+            updated.subscribed_topic_regex = (!regex.is_empty()).then(|| regex.to_string());
+        }
+        if updated.subscribed_topic_regex != member.subscribed_topic_regex {
+            if let Some(regex) = updated.subscribed_topic_regex.as_deref() {
+                // Compiled once: the group's cache keeps it for the member record below.
+                if let Err(error) = group.regexes.compile(regex) {
+                    return fail(
+                        ResponseError::InvalidRegularExpression,
+                        format!(
+                            "SubscribedTopicRegex `{regex}` is not a valid regular expression: \
+                             {error}."
+                        ),
+                    );
+                }
+            }
+        }
         let mut bump = false;
         if !group.members.contains_key(&member_id) || updated.metadata_differs(&member) {
             emit(
@@ -322,7 +342,8 @@ impl GroupCoordinatorShard {
         let after = group.members.get(&member_id).cloned().unwrap_or(updated);
         let full_request = epoch == 0
             || (request.rebalance_timeout_ms != -1
-                && request.subscribed_topic_names.is_some()
+                && (request.subscribed_topic_names.is_some()
+                    || request.subscribed_topic_regex.is_some())
                 && request.topic_partitions.is_some());
         let mut response = ConsumerGroupHeartbeatResponse::default()
             .with_member_id(Some(str_bytes(member_id)))

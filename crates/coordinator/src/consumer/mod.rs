@@ -3,9 +3,10 @@
 //! records.
 //!
 //! A heartbeat (see [`heartbeat`]) updates the member, bumps the group epoch when the
-//! membership, a subscription or a subscribed topic's partition count changed, recomputes the
-//! target assignment for the new epoch with the group's assignor ([`crate::assignor`]), and moves
-//! the member towards its target ([`reconcile`]): revoke first, then take free partitions. Other
+//! membership, a subscription (topic names or a regex, see [`topic_regex`]), the set of topics
+//! a regex selects or a subscribed topic's partition count changed, recomputes the target
+//! assignment for the new epoch with the group's assignor ([`crate::assignor`]), and moves the
+//! member towards its target ([`reconcile`]): revoke first, then take free partitions. Other
 //! members keep consuming throughout; nothing stops the group.
 //!
 //! Every state change is a [`records::ConsumerRecord`] applied through
@@ -20,6 +21,7 @@ pub mod reconcile;
 pub mod records;
 pub mod target;
 pub mod timers;
+pub mod topic_regex;
 pub mod validate;
 
 use std::collections::BTreeMap;

@@ -9,27 +9,33 @@ use uuid::Uuid;
 use super::group::ConsumerGroup;
 use super::heartbeat::emit;
 use super::records::{ConsumerRecord, TopicMetadata};
+use super::topic_regex::selects;
 use super::TopicsImage;
 use crate::assignor::{assignor, AssignmentSpec, MemberSpec, DEFAULT_ASSIGNOR};
 use crate::outcome::CoordinatorRecord;
 
-/// The subscribed topics that exist, in name order.
+/// The subscribed topics that exist, in name order: the topics the members name, and the
+/// topics of the image that their regexes select.
 pub(crate) fn subscription_metadata(
     group: &ConsumerGroup,
     topics: &TopicsImage,
 ) -> Vec<TopicMetadata> {
-    group
-        .subscribed_topic_names()
+    let names = group.subscribed_topic_names();
+    let regexes: Vec<_> = group
+        .subscribed_topic_regexes()
         .into_iter()
-        .filter_map(|name| {
-            topics
-                .topics
-                .get(name)
-                .map(|&(topic_id, num_partitions)| TopicMetadata {
-                    topic_id,
-                    name: name.to_string(),
-                    num_partitions,
-                })
+        .filter_map(|pattern| group.regexes.get(pattern))
+        .collect();
+    topics
+        .topics
+        .iter()
+        .filter(|(name, _)| {
+            names.contains(name.as_str()) || regexes.iter().any(|r| selects(r, name))
+        })
+        .map(|(name, &(topic_id, num_partitions))| TopicMetadata {
+            topic_id,
+            name: name.clone(),
+            num_partitions,
         })
         .collect()
 }
@@ -51,7 +57,7 @@ pub(crate) fn update_target_assignment(
                 let subscribed: BTreeSet<Uuid> = group
                     .subscription_metadata
                     .iter()
-                    .filter(|t| m.subscribed_topic_names.contains(&t.name))
+                    .filter(|t| group.member_subscribes(m, &t.name))
                     .map(|t| t.topic_id)
                     .collect();
                 let current = group.target.get(id).cloned().unwrap_or_default();

@@ -39,11 +39,10 @@ pub(crate) fn fence_member(
     ] {
         emit(group, records, record);
     }
-    let subscribed = group.subscribed_topic_names();
     let metadata: Vec<_> = group
         .subscription_metadata
         .iter()
-        .filter(|t| subscribed.contains(t.name.as_str()))
+        .filter(|t| group.subscribes_to(&t.name))
         .cloned()
         .collect();
     if metadata != group.subscription_metadata {

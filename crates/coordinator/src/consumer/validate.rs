@@ -1,6 +1,7 @@
 //! The checks of a ConsumerGroupHeartbeat request before it touches any group (Kafka's
 //! `throwIfConsumerGroupHeartbeatRequestIsInvalid`): INVALID_REQUEST for missing or malformed
-//! fields, UNSUPPORTED_ASSIGNOR for an unknown server assignor.
+//! fields, UNSUPPORTED_ASSIGNOR for an unknown server assignor. (A regex is compiled, and refused
+//! with INVALID_REGULAR_EXPRESSION, only when it changes: see the heartbeat.)
 
 use strom_protocol::messages::ConsumerGroupHeartbeatRequest;
 use strom_protocol::ResponseError;
@@ -24,14 +25,6 @@ pub(crate) fn validate(
     if request.rack_id.as_deref() == Some("") {
         return invalid("RackId can't be empty.");
     }
-    // An empty regex means "no regex" (librdkafka sends it with plain topic subscriptions).
-    if request
-        .subscribed_topic_regex
-        .as_deref()
-        .is_some_and(|regex| !regex.is_empty())
-    {
-        return invalid("SubscribedTopicRegex is not supported.");
-    }
     if version >= 1 && request.member_id.is_empty() {
         return invalid("MemberId can't be empty.");
     }
@@ -47,8 +40,13 @@ pub(crate) fn validate(
             {
                 return invalid("TopicPartitions must be empty when (re-)joining.");
             }
-            if request.subscribed_topic_names.is_none() {
-                return invalid("SubscribedTopicNames must be set in first request.");
+            // An empty list of names, or an empty regex, joins with no topics.
+            if request.subscribed_topic_names.is_none() && request.subscribed_topic_regex.is_none()
+            {
+                return invalid(
+                    "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when \
+                     (re-)joining.",
+                );
             }
         }
         e if e > 0 || e == LEAVE_GROUP_MEMBER_EPOCH => {

@@ -35,9 +35,11 @@ impl ConsumerHarness {
         }
     }
 
-    /// The id of topic `name` (stable: derived from the name).
+    /// The id of topic `name` (stable: derived from the name; wraps for long names).
     pub fn topic_id(name: &str) -> Uuid {
-        Uuid::from_u128(name.bytes().fold(7u128, |acc, b| acc * 131 + u128::from(b)))
+        Uuid::from_u128(name.bytes().fold(7u128, |acc, b| {
+            acc.wrapping_mul(131).wrapping_add(u128::from(b))
+        }))
     }
 
     /// Creates (or resizes) a topic in the image.
