@@ -558,3 +558,24 @@ def test_auto_commit_and_committed_with_metadata(broker):
     finally:
         reader.close()
 
+
+
+def test_deleting_a_topic_deletes_its_committed_offsets(broker_factory):
+    """Kafka removes committed offsets of deleted topics: a topic created again under the same
+    name must not resume at offsets that belonged to the old one."""
+    from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from helpers import GROUP_BROKER_ARGS, ck_create_topic, unique_group, unique_topic
+
+    broker = broker_factory(extra_args=GROUP_BROKER_ARGS)
+    topic, group = unique_topic("del"), unique_group("del")
+    ck_create_topic(broker.bootstrap, topic, 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    c.commit(offsets=[TopicPartition(topic, 0, 42)], asynchronous=False)
+    assert c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset == 42
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.delete_topics([topic])[topic].result(timeout=10)
+    ck_create_topic(broker.bootstrap, topic, 1)
+    assert c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset == OFFSET_INVALID
+    c.close()

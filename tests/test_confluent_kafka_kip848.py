@@ -119,3 +119,4 @@ def test_regex_subscription_follows_new_topics(broker_factory):
     wait_for([c], lambda: (f"{prefix}-b", 0) in {(tp.topic, tp.partition) for tp in c.assignment()}, 30)
     assert all(tp.topic.startswith(f"{prefix}-") for tp in c.assignment())
     c.close()
+

@@ -913,6 +913,29 @@ impl GroupCoordinatorShard {
             .min()
     }
 
+    /// Deletes every group's committed offsets for deleted topics (tombstones), as Kafka does
+    /// when topics go away: a topic created again under the same name starts without them.
+    pub fn delete_topic_offsets(&mut self, topics: &[String]) -> Outcome<()> {
+        let records: Vec<CoordinatorRecord> = self
+            .offsets
+            .groups()
+            .flat_map(|(group, offsets)| {
+                offsets
+                    .keys()
+                    .filter(|(topic, _)| topics.contains(topic))
+                    .map(move |(topic, partition)| {
+                        crate::offsets::offset_tombstone(group, topic, *partition)
+                    })
+            })
+            .collect();
+        self.apply_records(&records);
+        Outcome {
+            reply: Reply::Now(()),
+            records,
+            completions: Vec::new(),
+        }
+    }
+
     /// Every live record re-encoded: each group's last metadata record, then every committed
     /// offset. Replaying them into a new shard reproduces this shard's groups (as of their last
     /// record) and offsets; the runtime uses this to rewrite the partition and drop its past.

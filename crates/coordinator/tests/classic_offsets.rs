@@ -380,3 +380,23 @@ proptest! {
         prop_assert_eq!(from_snapshot.snapshot_records(), h.shard.snapshot_records());
     }
 }
+
+#[test]
+fn deleted_topics_lose_their_committed_offsets() {
+    let mut h = Harness::default();
+    let _ = h.commit(
+        "g1",
+        "",
+        -1,
+        &[("gone", 0, 5, None), ("kept", 0, 6, None)],
+        8,
+    );
+    let _ = h.commit("g2", "", -1, &[("gone", 1, 7, None)], 8);
+    let outcome = h.shard.delete_topic_offsets(&["gone".to_string()]);
+    assert_eq!(outcome.records.len(), 2);
+    assert!(outcome.records.iter().all(|r| r.value.is_none()));
+    let _ = h.absorb(outcome);
+    assert_eq!(h.fetch("g1", "gone", &[0]), vec![(-1, -1, String::new())]);
+    assert_eq!(h.fetch("g2", "gone", &[1]), vec![(-1, -1, String::new())]);
+    assert_eq!(h.fetch("g1", "kept", &[0]), vec![(6, 3, String::new())]);
+}

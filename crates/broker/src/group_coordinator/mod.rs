@@ -228,6 +228,19 @@ impl GroupCoordinator {
         }
     }
 
+    /// Removes every group's committed offsets for deleted topics (Kafka does this when topics
+    /// are deleted, so a topic re-created under the same name starts without them).
+    pub async fn delete_topic_offsets(&self, topics: &[String]) {
+        if topics.is_empty() {
+            return;
+        }
+        for shard in self.shards() {
+            let _ = self
+                .run(&shard, |state, _, _| state.delete_topic_offsets(topics))
+                .await;
+        }
+    }
+
     /// Drops every shard (at shutdown, after the last request): waiting members get no answer,
     /// and the partitions can be closed.
     pub fn shutdown(&self) {

@@ -37,6 +37,11 @@ pub async fn handle(
         broker.controller.delete_topics(&submitted)
     })
     .await;
+    let deleted: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(name, _)| name.clone()))
+        .collect();
+    broker.groups.delete_topic_offsets(&deleted).await;
     let responses = refs
         .iter()
         .zip(results)
