@@ -228,6 +228,19 @@ impl GroupCoordinator {
         }
     }
 
+    /// Runs an operation that always answers at once on the shard of `group_id`.
+    pub async fn run_now<T>(
+        &self,
+        group_id: &str,
+        op: impl FnOnce(&mut GroupCoordinatorShard, i64) -> Outcome<T>,
+    ) -> Result<T, ApiError> {
+        let shard = self.shard_for(group_id)?;
+        match self.run(&shard, |state, _, now| op(state, now)).await {
+            Answer::Now(value) => Ok(value),
+            Answer::Later(_) => Err(ApiError::new(ResponseError::UnknownServerError)),
+        }
+    }
+
     /// Removes every group's committed offsets for deleted topics (Kafka does this when topics
     /// are deleted, so a topic re-created under the same name starts without them).
     pub async fn delete_topic_offsets(&self, topics: &[String]) {

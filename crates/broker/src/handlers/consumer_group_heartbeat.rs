@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use strom_coordinator::TopicsImage;
 use strom_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
-use strom_protocol::ResponseError;
 
 use super::sb;
 use crate::apis::RequestContext;
-use crate::group_coordinator::Answer;
 use crate::server::Broker;
 
 pub async fn handle(
@@ -18,20 +16,12 @@ pub async fn handle(
     version: i16,
     context: &RequestContext,
 ) -> ConsumerGroupHeartbeatResponse {
-    let shard = match broker.groups.shard_for(&request.group_id) {
-        Ok(shard) => shard,
-        Err(error) => {
-            return ConsumerGroupHeartbeatResponse::default()
-                .with_error_code(error.code)
-                .with_error_message(error.message.map(sb))
-        }
-    };
     let topics = topics_image(broker);
     let client_id = context.client_id.clone();
     let client_host = context.client_host();
-    let answer = broker
+    broker
         .groups
-        .run(&shard, |state, _, now| {
+        .run_now(&request.group_id, |state, now| {
             state.consumer_group_heartbeat(
                 &request,
                 version,
@@ -41,12 +31,12 @@ pub async fn handle(
                 now,
             )
         })
-        .await;
-    match answer {
-        Answer::Now(response) => response,
-        Answer::Later(_) => ConsumerGroupHeartbeatResponse::default()
-            .with_error_code(ResponseError::UnknownServerError.code()),
-    }
+        .await
+        .unwrap_or_else(|error| {
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(error.code)
+                .with_error_message(error.message.map(sb))
+        })
 }
 
 /// Topic names, ids and partition counts as the metadata image has them now.

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use strom_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
-use crate::group_coordinator::Answer;
 use crate::server::Broker;
 
 pub async fn handle(
@@ -12,19 +11,11 @@ pub async fn handle(
     request: HeartbeatRequest,
     version: i16,
 ) -> HeartbeatResponse {
-    let shard = match broker.groups.shard_for(&request.group_id) {
-        Ok(shard) => shard,
-        Err(error) => return HeartbeatResponse::default().with_error_code(error.code),
-    };
-    match broker
+    broker
         .groups
-        .run(&shard, |state, _, now| {
+        .run_now(&request.group_id, |state, now| {
             state.heartbeat(&request, version, now)
         })
         .await
-    {
-        Answer::Now(response) => response,
-        Answer::Later(_) => HeartbeatResponse::default()
-            .with_error_code(strom_protocol::ResponseError::UnknownServerError.code()),
-    }
+        .unwrap_or_else(|error| HeartbeatResponse::default().with_error_code(error.code))
 }

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use strom_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
-use strom_protocol::ResponseError;
 
-use crate::group_coordinator::Answer;
 use crate::server::Broker;
 
 pub async fn handle(
@@ -13,17 +11,11 @@ pub async fn handle(
     request: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
-    let shard = match broker.groups.shard_for(&request.group_id) {
-        Ok(shard) => shard,
-        Err(error) => return OffsetDeleteResponse::default().with_error_code(error.code),
-    };
-    match broker
+    broker
         .groups
-        .run(&shard, |state, _, now| state.delete_offsets(&request, now))
+        .run_now(&request.group_id, |state, now| {
+            state.delete_offsets(&request, now)
+        })
         .await
-    {
-        Answer::Now(response) => response,
-        Answer::Later(_) => OffsetDeleteResponse::default()
-            .with_error_code(ResponseError::UnknownServerError.code()),
-    }
+        .unwrap_or_else(|error| OffsetDeleteResponse::default().with_error_code(error.code))
 }
