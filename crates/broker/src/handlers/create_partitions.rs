@@ -1,9 +1,11 @@
 //! CreatePartitions: raise a topic's partition count.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use strom_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use strom_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use strom_protocol::ResponseError;
 
 use super::sb;
 use crate::apis::blocking;
@@ -15,9 +17,23 @@ pub async fn handle(
     _version: i16,
 ) -> CreatePartitionsResponse {
     let validate_only = request.validate_only;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for topic in &request.topics {
+        *counts.entry(topic.name.to_string()).or_default() += 1;
+    }
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
+        if counts.get(&name).copied().unwrap_or(0) > 1 {
+            // Kafka refuses a topic named twice in one request.
+            results.push(
+                CreatePartitionsTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(ResponseError::InvalidRequest.code())
+                    .with_error_message(Some(sb("Duplicate topic in request."))),
+            );
+            continue;
+        }
         let assignments = topic.assignments.map(|a| {
             a.into_iter()
                 .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
