@@ -483,46 +483,13 @@ impl Controller {
             ));
         }
         let current = log.image().topic_configs(topic);
-        let mut next = if replace {
-            BTreeMap::new()
-        } else {
-            current.clone()
-        };
-        for (name, value) in changes {
-            match value {
-                Some(value) => {
-                    next.insert(name.clone(), value.clone());
-                }
-                None => {
-                    next.remove(name);
-                }
-            }
-        }
+        let next = apply_changes(&current, changes, replace);
         config::validate_topic_overrides_with(&next, &self.broker_config.read())
             .map_err(config_error)?;
         if validate_only {
             return Ok(());
         }
-        let resource = ConfigResource::Topic(topic.to_string());
-        let mut records = Vec::new();
-        for name in current.keys() {
-            if !next.contains_key(name) {
-                records.push(MetadataRecord::Config {
-                    resource: resource.clone(),
-                    name: name.clone(),
-                    value: None,
-                });
-            }
-        }
-        for (name, value) in &next {
-            if current.get(name) != Some(value) {
-                records.push(MetadataRecord::Config {
-                    resource: resource.clone(),
-                    name: name.clone(),
-                    value: Some(value.clone()),
-                });
-            }
-        }
+        let records = config_records(&ConfigResource::Topic(topic.to_string()), &current, &next);
         if records.is_empty() {
             return Ok(());
         }
@@ -549,21 +516,7 @@ impl Controller {
             DynamicLevel::ClusterDefault
         };
         let current = log.image().configs(&resource).cloned().unwrap_or_default();
-        let mut next = if replace {
-            BTreeMap::new()
-        } else {
-            current.clone()
-        };
-        for (name, value) in changes {
-            match value {
-                Some(value) => {
-                    next.insert(name.clone(), value.clone());
-                }
-                None => {
-                    next.remove(name);
-                }
-            }
-        }
+        let next = apply_changes(&current, changes, replace);
         {
             // Validate on a copy, so a bad value changes nothing.
             let mut trial = self.broker_config.read().clone();
@@ -582,23 +535,7 @@ impl Controller {
             }
             *self.broker_config.write() = trial;
         }
-        let mut records = Vec::new();
-        for name in current.keys().filter(|n| !next.contains_key(*n)) {
-            records.push(MetadataRecord::Config {
-                resource: resource.clone(),
-                name: name.clone(),
-                value: None,
-            });
-        }
-        for (name, value) in &next {
-            if current.get(name) != Some(value) {
-                records.push(MetadataRecord::Config {
-                    resource: resource.clone(),
-                    name: name.clone(),
-                    value: Some(value.clone()),
-                });
-            }
-        }
+        let records = config_records(&resource, &current, &next);
         if records.is_empty() {
             return Ok(());
         }
@@ -609,6 +546,55 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+/// The overrides after `changes` (`None` removes a name); `replace` starts from nothing
+/// (AlterConfigs) rather than from `current` (IncrementalAlterConfigs).
+fn apply_changes(
+    current: &BTreeMap<String, String>,
+    changes: &BTreeMap<String, Option<String>>,
+    replace: bool,
+) -> BTreeMap<String, String> {
+    let mut next = if replace {
+        BTreeMap::new()
+    } else {
+        current.clone()
+    };
+    for (name, value) in changes {
+        match value {
+            Some(value) => {
+                next.insert(name.clone(), value.clone());
+            }
+            None => {
+                next.remove(name);
+            }
+        }
+    }
+    next
+}
+
+/// The config records that turn `current` into `next` on `resource`.
+fn config_records(
+    resource: &ConfigResource,
+    current: &BTreeMap<String, String>,
+    next: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
+    let removed = current
+        .keys()
+        .filter(|name| !next.contains_key(*name))
+        .map(|name| (name, None));
+    let set = next
+        .iter()
+        .filter(|(name, value)| current.get(*name) != Some(*value))
+        .map(|(name, value)| (name, Some(value.clone())));
+    removed
+        .chain(set)
+        .map(|(name, value)| MetadataRecord::Config {
+            resource: resource.clone(),
+            name: name.clone(),
+            value,
+        })
+        .collect()
 }
 
 /// Most partitions one request may create, as Kafka's controller limits it.
@@ -630,5 +616,60 @@ fn config_error(error: config::ConfigError) -> ApiError {
     ApiError {
         code: error.kafka_error_code(),
         message: Some(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn config_changes_become_the_records_of_their_difference() {
+        let current = map(&[("retention.ms", "1000"), ("segment.ms", "5000")]);
+        let changes: BTreeMap<String, Option<String>> = [
+            ("retention.ms".to_string(), Some("2000".to_string())),
+            ("cleanup.policy".to_string(), Some("compact".to_string())),
+        ]
+        .into_iter()
+        .collect();
+        let incremental = apply_changes(&current, &changes, false);
+        assert_eq!(
+            incremental,
+            map(&[
+                ("cleanup.policy", "compact"),
+                ("retention.ms", "2000"),
+                ("segment.ms", "5000")
+            ])
+        );
+        let replaced = apply_changes(&current, &changes, true);
+        assert_eq!(
+            replaced,
+            map(&[("cleanup.policy", "compact"), ("retention.ms", "2000")])
+        );
+        let resource = ConfigResource::Topic("t".into());
+        let records = config_records(&resource, &current, &replaced);
+        let summary: Vec<(String, Option<String>)> = records
+            .into_iter()
+            .map(|r| match r {
+                MetadataRecord::Config { name, value, .. } => (name, value),
+                other => panic!("unexpected record {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("segment.ms".to_string(), None),
+                ("cleanup.policy".to_string(), Some("compact".to_string())),
+                ("retention.ms".to_string(), Some("2000".to_string())),
+            ]
+        );
+        assert!(config_records(&resource, &current, &current).is_empty());
     }
 }

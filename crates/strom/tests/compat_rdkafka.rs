@@ -3,113 +3,23 @@
 //! commands are checked against it as well.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::{ClientConfig, FromClientConfig};
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, Timestamp};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-const STROM: &str = env!("CARGO_BIN_EXE_strom");
+mod common;
 
-/// A `strom server` child process on a free port with its own data directory; killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+use common::{Server, STROM};
 
 impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().expect("cannot create a temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("cannot find a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let data = dir.path().join("data");
-        let log = dir.path().join("server.log");
-        let log_file = File::create(&log).expect("cannot create the server log");
-        let child = Command::new(STROM)
-            .arg("server")
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["--listen", &addr])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("cannot clone the log file"))
-            .stderr(log_file)
-            .spawn()
-            .expect("cannot start `strom server`");
-        let mut server = Server {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        };
-        server.wait_until_ready();
-        server
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits up to 30 s for the port to accept connections and a metadata request to work.
-    fn wait_until_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
-                panic!("`strom server` exited with {status}; log:\n{}", self.log());
-            }
-            if TcpStream::connect(&self.addr).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "`strom server` did not listen on {} within 30 s; log:\n{}",
-                self.addr,
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        let consumer: BaseConsumer = self.client(&[]);
-        while let Err(err) = consumer.fetch_metadata(None, Duration::from_secs(1)) {
-            assert!(
-                Instant::now() < deadline,
-                "`strom server` did not answer Metadata within 30 s ({err}); log:\n{}",
-                self.log()
-            );
-        }
-    }
-
-    fn config(&self, extra: &[(&str, &str)]) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", &self.addr);
-        for (key, value) in extra {
-            config.set(*key, *value);
-        }
-        config
-    }
-
-    fn client<T: FromClientConfig>(&self, extra: &[(&str, &str)]) -> T {
-        self.config(extra).create().expect("cannot create client")
-    }
-
-    fn admin(&self) -> AdminClient<DefaultClientContext> {
-        self.client(&[])
-    }
-
     fn consumer(&self) -> BaseConsumer {
         self.client(&[
             ("group.id", "compat-tests"),
@@ -125,46 +35,6 @@ impl Server {
             ("linger.ms", "5"),
             ("message.timeout.ms", "20000"),
         ])
-    }
-
-    async fn create_topic(&self, name: &str, partitions: i32) {
-        let results = self
-            .admin()
-            .create_topics(
-                &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-            )
-            .await
-            .expect("CreateTopics failed");
-        assert_eq!(results, vec![Ok(name.to_owned())], "creating {name}");
-        self.wait_for_topic(name, partitions as usize);
-    }
-
-    /// Waits until metadata shows `name` with `partitions` partitions that all have a leader.
-    fn wait_for_topic(&self, name: &str, partitions: usize) {
-        let consumer = self.consumer();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ready = consumer
-                .fetch_metadata(None, Duration::from_secs(5))
-                .ok()
-                .and_then(|metadata| {
-                    metadata
-                        .topics()
-                        .iter()
-                        .find(|t| t.name() == name)
-                        .map(|t| {
-                            t.partitions().len() == partitions
-                                && t.partitions().iter().all(|p| p.leader() >= 0)
-                        })
-                })
-                .unwrap_or(false);
-            if ready {
-                return;
-            }
-            assert!(Instant::now() < deadline, "topic {name} never became ready");
-            thread::sleep(Duration::from_millis(100));
-        }
     }
 
     fn topic_names(&self) -> HashSet<String> {
@@ -224,13 +94,6 @@ impl Server {
             self.log()
         );
         output
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,23 +3,23 @@
 //! committed offsets; `strom group` lists, describes, resets and deletes them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::{ClientConfig, FromClientConfig};
+use rdkafka::config::FromClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-const STROM: &str = env!("CARGO_BIN_EXE_strom");
+mod common;
+
+use common::{Server, STROM};
+
+/// New groups rebalance at once.
+const GROUP_BROKER_ARGS: &[&str] = &["--set", "group.initial.rebalance.delay.ms=0"];
 
 /// Client settings that keep group tests quick: 6 s is the broker's minimum session timeout.
 const GROUP_CLIENT: &[(&str, &str)] = &[
@@ -30,122 +30,13 @@ const GROUP_CLIENT: &[(&str, &str)] = &[
     ("fetch.wait.max.ms", "100"),
 ];
 
-/// A `strom server` child process on a free port with its own data directory; killed on drop.
-/// New groups rebalance at once (`group.initial.rebalance.delay.ms=0`).
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().expect("cannot create a temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("cannot find a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let log = dir.path().join("server.log");
-        let log_file = File::create(&log).expect("cannot create the server log");
-        let child = Command::new(STROM)
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", &addr])
-            .args(["--set", "group.initial.rebalance.delay.ms=0"])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("cannot clone the log file"))
-            .stderr(log_file)
-            .spawn()
-            .expect("cannot start `strom server`");
-        let mut server = Server {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        };
-        server.wait_until_ready();
-        server
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_until_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("cannot poll the server") {
-                panic!("`strom server` exited with {status}; log:\n{}", self.log());
-            }
-            if TcpStream::connect(&self.addr).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "`strom server` did not listen within 30 s; log:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        let consumer: BaseConsumer = self.client(&[]);
-        while let Err(err) = consumer.fetch_metadata(None, Duration::from_secs(1)) {
-            assert!(
-                Instant::now() < deadline,
-                "`strom server` did not answer Metadata within 30 s ({err}); log:\n{}",
-                self.log()
-            );
-        }
-    }
-
-    fn client<T: FromClientConfig>(&self, extra: &[(&str, &str)]) -> T {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", &self.addr);
-        for (key, value) in extra {
-            config.set(*key, *value);
-        }
-        config.create().expect("cannot create client")
-    }
-
     /// A group member: `group.id` plus the quick group settings plus `extra`.
     fn member<T: FromClientConfig>(&self, group: &str, extra: &[(&str, &str)]) -> T {
         let mut settings: Vec<(&str, &str)> = vec![("group.id", group)];
         settings.extend_from_slice(GROUP_CLIENT);
         settings.extend_from_slice(extra);
         self.client(&settings)
-    }
-
-    async fn create_topic(&self, name: &str, partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = self.client(&[]);
-        let results = admin
-            .create_topics(
-                &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-            )
-            .await
-            .expect("CreateTopics failed");
-        assert_eq!(results, vec![Ok(name.to_owned())], "creating {name}");
-        let consumer: BaseConsumer = self.client(&[]);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ready = consumer
-                .fetch_metadata(Some(name), Duration::from_secs(5))
-                .ok()
-                .is_some_and(|m| {
-                    m.topics().iter().any(|t| {
-                        t.name() == name
-                            && t.partitions().len() == partitions as usize
-                            && t.partitions().iter().all(|p| p.leader() >= 0)
-                    })
-                });
-            if ready {
-                return;
-            }
-            assert!(Instant::now() < deadline, "topic {name} never became ready");
-            thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Produces `per_partition` records to every partition, the i-th with timestamp
@@ -256,13 +147,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 struct CliOutput {
     success: bool,
     stdout: String,
@@ -314,7 +198,7 @@ fn spawn_member(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stream_consumers_share_a_topics_partitions() {
-    let server = Server::start();
+    let server = Server::start_with(GROUP_BROKER_ARGS);
     server.create_topic("shared", 4).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let members: Vec<Arc<StreamConsumer>> = (0..2)
@@ -396,7 +280,7 @@ async fn two_stream_consumers_share_a_topics_partitions() {
 
 #[tokio::test]
 async fn commit_consumer_state_and_committed_offsets() {
-    let server = Server::start();
+    let server = Server::start_with(GROUP_BROKER_ARGS);
     server.create_topic("commits", 3).await;
     let produced = server.produce("commits", 3, 4, now_ms()).await;
     let consumer: StreamConsumer = server.member("committer", &[("enable.auto.commit", "false")]);
@@ -455,7 +339,7 @@ async fn commit_consumer_state_and_committed_offsets() {
 
 #[tokio::test]
 async fn consumer_group_protocol_kip848() {
-    let server = Server::start();
+    let server = Server::start_with(GROUP_BROKER_ARGS);
     server.create_topic("kip848", 2).await;
     let produced = server.produce("kip848", 2, 5, now_ms()).await;
     let consumer: StreamConsumer = server.client(&[
@@ -531,7 +415,7 @@ fn cell(rows: &BTreeMap<(String, i32), BTreeMap<String, String>>, p: i32, col: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_group_list_describe_reset_delete() {
-    let server = Server::start();
+    let server = Server::start_with(GROUP_BROKER_ARGS);
     server.create_topic("cli-groups", 2).await;
     let base = now_ms() - 600_000;
     server.produce("cli-groups", 2, 10, base).await;
