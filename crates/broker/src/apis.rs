@@ -113,7 +113,7 @@ async fn dispatch(
         }
         RequestKind::ConsumerGroupDescribe(req) => {
             Reply::Response(ResponseKind::ConsumerGroupDescribe(
-                handlers::consumer_group_describe::handle(broker, req, version),
+                handlers::consumer_group_describe::handle(broker, req, version).await,
             ))
         }
         RequestKind::FindCoordinator(req) => Reply::Response(ResponseKind::FindCoordinator(
@@ -135,13 +135,13 @@ async fn dispatch(
             handlers::offset_commit::handle(broker, req, version).await,
         )),
         RequestKind::OffsetFetch(req) => Reply::Response(ResponseKind::OffsetFetch(
-            handlers::offset_fetch::handle(broker, req, version),
+            handlers::offset_fetch::handle(broker, req, version).await,
         )),
         RequestKind::ListGroups(req) => Reply::Response(ResponseKind::ListGroups(
-            handlers::list_groups::handle(broker, req, version),
+            handlers::list_groups::handle(broker, req, version).await,
         )),
         RequestKind::DescribeGroups(req) => Reply::Response(ResponseKind::DescribeGroups(
-            handlers::describe_groups::handle(broker, req, version),
+            handlers::describe_groups::handle(broker, req, version).await,
         )),
         RequestKind::DeleteGroups(req) => Reply::Response(ResponseKind::DeleteGroups(
             handlers::delete_groups::handle(broker, req, version).await,

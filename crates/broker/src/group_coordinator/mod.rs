@@ -177,9 +177,15 @@ impl GroupCoordinator {
         self.shards.read().values().cloned().collect()
     }
 
-    /// Runs a read-only operation on a shard.
-    pub fn read<T>(&self, shard: &Shard, op: impl FnOnce(&GroupCoordinatorShard) -> T) -> T {
-        op(&shard.state.lock())
+    /// Runs a read-only operation on a shard. Its answer waits until every record the state it
+    /// saw depends on is durable, so a reader never learns of a change a crash could undo.
+    pub async fn read<T>(&self, shard: &Shard, op: impl FnOnce(&GroupCoordinatorShard) -> T) -> T {
+        let (value, written) = {
+            let state = shard.state.lock();
+            (op(&state), shard.partition.log_end_offset())
+        };
+        shard.partition.wait_durable(written).await;
+        value
     }
 
     /// Runs an operation on the shard, makes its records durable, delivers the completions it
@@ -196,14 +202,20 @@ impl GroupCoordinator {
             let mut state = shard.state.lock();
             let now = now_ms();
             let outcome = op(&mut state, request_id, now);
-            let durable_at = write::append_records(&shard.partition, &outcome.records, now);
-            (outcome.reply, outcome.completions, durable_at)
+            let wrote = write::append_records(&shard.partition, &outcome.records, now);
+            // Even an operation that wrote nothing may have read state whose records are still
+            // on their way to disk: its answer waits for them too (free when they are durable).
+            let durable_at = wrote.unwrap_or_else(|| shard.partition.log_end_offset());
+            (
+                outcome.reply,
+                outcome.completions,
+                (durable_at, wrote.is_some()),
+            )
         };
-        if let Some(offset) = durable_at {
-            shard.partition.wait_durable(offset).await;
-        }
+        let (durable_at, wrote) = durable_at;
+        shard.partition.wait_durable(durable_at).await;
         self.deliver(completions);
-        if durable_at.is_some() {
+        if wrote {
             cleanup::maybe_clean(shard).await;
         }
         match reply {

@@ -9,28 +9,33 @@ use super::consumer_group_heartbeat::topics_image;
 use super::sb;
 use crate::server::Broker;
 
-pub fn handle(
+pub async fn handle(
     broker: &Arc<Broker>,
     request: ConsumerGroupDescribeRequest,
     _version: i16,
 ) -> ConsumerGroupDescribeResponse {
     let topics = topics_image(broker);
-    let groups = request
-        .group_ids
-        .iter()
-        .map(|group_id| match broker.groups.shard_for(group_id) {
-            Ok(shard) => broker.groups.read(&shard, |state| {
-                state.consumer_group_describe(
-                    group_id,
-                    &topics,
-                    request.include_authorized_operations,
-                )
-            }),
+    let mut groups = Vec::with_capacity(request.group_ids.len());
+    for group_id in &request.group_ids {
+        let described = match broker.groups.shard_for(group_id) {
+            Ok(shard) => {
+                broker
+                    .groups
+                    .read(&shard, |state| {
+                        state.consumer_group_describe(
+                            group_id,
+                            &topics,
+                            request.include_authorized_operations,
+                        )
+                    })
+                    .await
+            }
             Err(error) => DescribedConsumerGroup::default()
                 .with_group_id(group_id.clone())
                 .with_error_code(error.code)
                 .with_error_message(error.message.map(sb)),
-        })
-        .collect();
+        };
+        groups.push(described);
+    }
     ConsumerGroupDescribeResponse::default().with_groups(groups)
 }

@@ -8,19 +8,19 @@ use strom_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use super::sb;
 use crate::server::Broker;
 
-pub fn handle(
+pub async fn handle(
     broker: &Arc<Broker>,
     request: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
-    let groups = request
-        .groups
-        .iter()
-        .map(|group_id| match broker.groups.shard_for(group_id) {
+    let mut groups = Vec::with_capacity(request.groups.len());
+    for group_id in &request.groups {
+        let described = match broker.groups.shard_for(group_id) {
             Ok(shard) => {
                 let mut described = broker
                     .groups
-                    .read(&shard, |state| state.describe_group(group_id, version));
+                    .read(&shard, |state| state.describe_group(group_id, version))
+                    .await;
                 if version < 4 {
                     for member in &mut described.members {
                         member.group_instance_id = None;
@@ -40,7 +40,8 @@ pub fn handle(
                 }
                 described
             }
-        })
-        .collect();
+        };
+        groups.push(described);
+    }
     DescribeGroupsResponse::default().with_groups(groups)
 }

@@ -6,7 +6,7 @@ use strom_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 
 use crate::server::Broker;
 
-pub fn handle(
+pub async fn handle(
     broker: &Arc<Broker>,
     request: ListGroupsRequest,
     version: i16,
@@ -22,7 +22,8 @@ pub fn handle(
         groups.extend(
             broker
                 .groups
-                .read(&shard, |state| state.list_groups(&states, &types)),
+                .read(&shard, |state| state.list_groups(&states, &types))
+                .await,
         );
     }
     for group in &mut groups {

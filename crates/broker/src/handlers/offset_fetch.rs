@@ -15,16 +15,15 @@ use crate::server::{now_ms, Broker};
 
 type Wanted = Option<Vec<(String, Vec<i32>)>>;
 
-pub fn handle(
+pub async fn handle(
     broker: &Arc<Broker>,
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
     if version >= 8 {
-        let groups = request
-            .groups
-            .iter()
-            .map(|group| {
+        let mut groups = Vec::with_capacity(request.groups.len());
+        for group in &request.groups {
+            let response = {
                 let wanted: Wanted = group.topics.as_ref().map(|topics| {
                     topics
                         .iter()
@@ -38,7 +37,8 @@ pub fn handle(
                     member.as_deref(),
                     group.member_epoch,
                     wanted,
-                );
+                )
+                .await;
                 OffsetFetchResponseGroup::default()
                     .with_group_id(group.group_id.clone())
                     .with_error_code(error_code)
@@ -66,8 +66,9 @@ pub fn handle(
                             })
                             .collect(),
                     )
-            })
-            .collect();
+            };
+            groups.push(response);
+        }
         return OffsetFetchResponse::default().with_groups(groups);
     }
     let wanted: Wanted = request.topics.as_ref().map(|topics| {
@@ -76,7 +77,8 @@ pub fn handle(
             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let (error_code, mut offsets) = fetch(broker, &request.group_id, None, -1, wanted.clone());
+    let (error_code, mut offsets) =
+        fetch(broker, &request.group_id, None, -1, wanted.clone()).await;
     if version < 2 && error_code != 0 {
         // v0-1 have no group-level error: each requested partition carries it, as in Kafka.
         offsets = wanted
@@ -126,7 +128,7 @@ pub fn handle(
 
 /// The offsets of one group, or a group-level error. A consumer-protocol member (KIP-848) names
 /// itself and its epoch, which the coordinator checks.
-fn fetch(
+async fn fetch(
     broker: &Broker,
     group_id: &str,
     member_id: Option<&str>,
@@ -138,9 +140,13 @@ fn fetch(
         Err(error) => return (error.code, Vec::new()),
     };
     let now = now_ms();
-    match broker.groups.read(&shard, |state| {
-        state.fetch_offsets_as_member(group_id, member_id, member_epoch, wanted.as_deref(), now)
-    }) {
+    let fetched = broker
+        .groups
+        .read(&shard, |state| {
+            state.fetch_offsets_as_member(group_id, member_id, member_epoch, wanted.as_deref(), now)
+        })
+        .await;
+    match fetched {
         Ok(offsets) => (0, offsets),
         Err(code) => (code, Vec::new()),
     }
