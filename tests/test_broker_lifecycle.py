@@ -350,3 +350,27 @@ def test_describe_topics(broker):
     assert exc.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, exc.value
     # describing does not create it
     assert missing not in admin.list_topics(timeout=10).topics
+
+
+def test_topic_deleted_under_a_long_poll_leaves_no_directory(broker):
+    """A fetch parked on a partition holds it while its topic is deleted; the deletion wakes it,
+    and once it lets go the partition's directory is gone without a restart."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    topic = unique_topic("dlp")
+    ck_create_topic(broker.bootstrap, topic, 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused",
+                  "fetch.wait.max.ms": 5000, "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    c.poll(1.0)  # a long poll is now parked on the empty partition
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.delete_topics([topic])[topic].result(timeout=10)
+    wait_until(
+        lambda: not any(p.name.startswith(f"{topic}-") for p in broker.data_dir.iterdir()),
+        15,
+        message="the deleted topic's directories to disappear",
+    )
+    c.close()
+    ck_create_topic(broker.bootstrap, topic, 1)
+    assert (broker.data_dir / f"{topic}-0").is_dir()

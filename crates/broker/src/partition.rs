@@ -7,6 +7,7 @@
 //!   fdatasynced; it only grows (truncation comes with replication and will reset it);
 //! - a fetch waiter registered before an append is woken by that append.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -59,6 +60,31 @@ pub struct Partition {
     unflushed_messages: AtomicI64,
     last_flush_ms: AtomicI64,
     waiters: Mutex<Vec<Weak<Notify>>>,
+    /// Set when the topic is deleted while requests still hold the partition: appends are
+    /// refused, and the parked directory is removed when the last holder lets go.
+    retired: Retired,
+}
+
+/// Where a deleted partition's directory was parked; removed when the partition is dropped.
+#[derive(Default)]
+struct Retired(Mutex<Option<PathBuf>>);
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        if let Some(parked) = self
+            .0
+            .get_mut()
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            // Off the caller's thread: the last holder may be an async task.
+            std::thread::spawn(move || {
+                if let Err(error) = std::fs::remove_dir_all(&parked) {
+                    tracing::warn!(dir = %parked.display(), %error, "cannot remove a deleted partition's log");
+                }
+            });
+        }
+    }
 }
 
 impl Partition {
@@ -89,6 +115,7 @@ impl Partition {
             unflushed_messages: AtomicI64::new(0),
             last_flush_ms: AtomicI64::new(now_ms),
             waiters: Mutex::new(Vec::new()),
+            retired: Retired::default(),
         }
     }
 
@@ -134,6 +161,12 @@ impl Partition {
     pub fn append(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo, StorageError> {
         let info = {
             let mut log = self.log.lock();
+            if self.retired.0.lock().is_some() {
+                return Err(StorageError::Unsupported(format!(
+                    "partition {}-{} was deleted",
+                    self.topic, self.index
+                )));
+            }
             let info = log.append(batches, self.leader_epoch(), now_ms)?;
             self.log_end_offset
                 .store(log.log_end_offset(), Ordering::Release);
@@ -250,6 +283,19 @@ impl Partition {
 
     pub fn size_bytes(&self) -> u64 {
         self.log.lock().size_bytes()
+    }
+
+    /// Retires a partition of a deleted topic that requests still hold: under the log lock (so no
+    /// append is in flight, and none follows), `park` moves the directory aside and returns where
+    /// it went; waiting fetches are woken so that they let go soon.
+    pub fn retire(&self, park: impl FnOnce() -> Option<PathBuf>) {
+        {
+            let _log = self.log.lock();
+            let parked = park();
+            // An empty path still marks the partition retired when parking failed.
+            *self.retired.0.lock() = parked.or_else(|| Some(PathBuf::new()));
+        }
+        self.wake_waiters();
     }
 
     /// Registers a fetch that waits for new data; the next append notifies it.

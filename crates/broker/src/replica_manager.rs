@@ -117,14 +117,16 @@ impl ReplicaManager {
                     let dir = self
                         .data_dir
                         .join(TopicPartition::new(topic, index).dir_name());
-                    let parked = self.data_dir.join(format!(
-                        "{}.{}-delete",
-                        dir_file_name(&dir),
-                        shared.topic_id.simple()
-                    ));
-                    if let Err(error) = std::fs::rename(&dir, &parked) {
-                        tracing::warn!(topic, partition = index, %error, "cannot park deleted partition log");
-                    }
+                    let parked =
+                        self.data_dir
+                            .join(parked_dir_name(topic, index, &shared.topic_id));
+                    shared.retire(|| match std::fs::rename(&dir, &parked) {
+                        Ok(()) => Some(parked),
+                        Err(error) => {
+                            tracing::warn!(topic, partition = index, %error, "cannot park deleted partition log");
+                            None
+                        }
+                    });
                 }
             }
         }
@@ -243,8 +245,37 @@ fn is_partition_dir_name(name: &str) -> bool {
     }
 }
 
-fn dir_file_name(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default()
+/// `<topic>-<partition>.<topic id>-delete`, with the topic name shortened so the whole name
+/// fits the 255 bytes a file name may have (as Kafka does).
+fn parked_dir_name(topic: &str, partition: i32, topic_id: &Uuid) -> String {
+    let suffix = format!("-{partition}.{}-delete", topic_id.simple());
+    let room = 255usize.saturating_sub(suffix.len());
+    // Topic names are ASCII, so any byte index is a character boundary.
+    let topic = topic.get(..room.min(topic.len())).unwrap_or(topic);
+    format!("{topic}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_names_fit_a_file_name() {
+        let id = Uuid::new_v4();
+        let short = parked_dir_name("orders", 3, &id);
+        assert_eq!(short, format!("orders-3.{}-delete", id.simple()));
+        let long = parked_dir_name(&"t".repeat(249), 1234, &id);
+        assert!(long.len() <= 255, "{} bytes", long.len());
+        assert!(long.ends_with(&format!("-1234.{}-delete", id.simple())));
+    }
+
+    #[test]
+    fn partition_dir_names() {
+        assert!(is_partition_dir_name("orders-0"));
+        assert!(is_partition_dir_name("my-topic-12"));
+        assert!(!is_partition_dir_name("lost+found"));
+        assert!(!is_partition_dir_name("orders-0.abc-delete"));
+        assert!(!is_partition_dir_name("orders-"));
+        assert!(!is_partition_dir_name("-3"));
+    }
 }
