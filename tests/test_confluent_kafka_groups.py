@@ -579,3 +579,36 @@ def test_deleting_a_topic_deletes_its_committed_offsets(broker_factory):
     ck_create_topic(broker.bootstrap, topic, 1)
     assert c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset == OFFSET_INVALID
     c.close()
+
+
+def test_offsets_log_is_cleaned_and_replays_after_restart(broker_factory):
+    """__consumer_offsets keeps only live state once a partition grows past 16 MiB: the shard
+    rewrites its live records and the log start moves past the superseded commits; a restart
+    replays from there to the same committed offsets."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from helpers import GROUP_BROKER_ARGS, ck_create_topic, unique_group, unique_topic
+
+    broker = broker_factory(extra_args=GROUP_BROKER_ARGS)
+    topic, group = unique_topic("clean"), unique_group("clean")
+    ck_create_topic(broker.bootstrap, topic, 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    metadata = "m" * 4000
+    commits = 4600  # about 4.2 KB each: past the 16 MiB cleaning threshold
+    for offset in range(1, commits + 1):
+        c.commit(offsets=[TopicPartition(topic, 0, offset, metadata=metadata)], asynchronous=False)
+    watcher = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "watcher"})
+    low_watermarks = [
+        watcher.get_watermark_offsets(TopicPartition("__consumer_offsets", p), timeout=10)[0]
+        for p in range(50)
+    ]
+    watcher.close()
+    assert max(low_watermarks) > 0, "no __consumer_offsets partition was cleaned"
+    c.close()
+    broker.stop()
+    broker.restart()
+    again = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    committed = again.committed([TopicPartition(topic, 0)], timeout=10)[0]
+    assert committed.offset == commits
+    assert committed.metadata == metadata
+    again.close()
