@@ -442,3 +442,32 @@ def test_bad_config_value_refuses_to_start(tmp_path):
         out = proc.stdout + proc.stderr
         assert proc.returncode != 0, f"--set {arg} was accepted: {out}"
         assert arg.split("=")[0] in out, f"--set {arg}: the message does not name the config: {out}"
+
+
+def test_incremental_append_and_subtract_on_topic_lists(broker):
+    """APPEND/SUBTRACT edit list configs, starting from the default; on a non-list config they
+    are INVALID_REQUEST, as in Kafka."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    admin = ck_admin(broker.bootstrap)
+    topic = unique_topic("lists")
+    ck_create_topic(broker.bootstrap, topic, 1)
+
+    def alter(name, value, op):
+        resource = ConfigResource(
+            ResourceType.TOPIC, topic,
+            incremental_configs=[ConfigEntry(name, value, incremental_operation=op)],
+        )
+        return admin.incremental_alter_configs([resource])[resource].result(timeout=10)
+
+    def value(name):
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        return admin.describe_configs([resource])[resource].result(timeout=10)[name].value
+
+    alter("cleanup.policy", "compact", AlterConfigOpType.APPEND)
+    assert value("cleanup.policy") == "delete,compact"
+    alter("cleanup.policy", "delete", AlterConfigOpType.SUBTRACT)
+    assert value("cleanup.policy") == "compact"
+    with pytest.raises(KafkaException) as refused:
+        alter("retention.ms", "5", AlterConfigOpType.APPEND)
+    assert refused.value.args[0].code() == KafkaError.INVALID_REQUEST

@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use strom_metadata::{ConfigResource, MetadataImage, MetadataLog, MetadataRecord, Uuid};
 use strom_protocol::ResponseError;
 
-use crate::config::{self, BrokerConfig, DynamicLevel, TopicConfig};
+use crate::config::{self, AlterOp, BrokerConfig, DynamicLevel, TopicConfig};
 use crate::error::{halt, ApiError, BrokerError};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_name;
@@ -475,6 +475,36 @@ impl Controller {
         replace: bool,
         validate_only: bool,
     ) -> Result<(), ApiError> {
+        self.update_topic_configs(topic, validate_only, |current| {
+            Ok(apply_changes(current, changes, replace))
+        })
+    }
+
+    /// IncrementalAlterConfigs on a topic: the operations apply to the overrides as they are
+    /// under the metadata lock, so concurrent APPENDs to one list config both land.
+    pub fn incremental_alter_topic_configs(
+        &self,
+        topic: &str,
+        ops: &[(String, AlterOp, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        self.update_topic_configs(topic, validate_only, |current| {
+            let ops: Vec<(&str, AlterOp, Option<&str>)> = ops
+                .iter()
+                .map(|(name, op, value)| (name.as_str(), *op, value.as_deref()))
+                .collect();
+            config::apply_incremental(current, &ops).map_err(config_error)
+        })
+    }
+
+    /// Replaces a topic's overrides by what `next_of` makes of the current ones, under the
+    /// metadata lock; validates them and writes only the difference.
+    fn update_topic_configs(
+        &self,
+        topic: &str,
+        validate_only: bool,
+        next_of: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError>,
+    ) -> Result<(), ApiError> {
         let mut log = self.log.lock();
         if log.image().topic(topic).is_none() {
             return Err(ApiError::with_message(
@@ -483,7 +513,7 @@ impl Controller {
             ));
         }
         let current = log.image().topic_configs(topic);
-        let next = apply_changes(&current, changes, replace);
+        let next = next_of(&current)?;
         config::validate_topic_overrides_with(&next, &self.broker_config.read())
             .map_err(config_error)?;
         if validate_only {

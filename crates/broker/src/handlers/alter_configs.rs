@@ -27,7 +27,15 @@ pub async fn handle(
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        let outcome = apply(broker, resource.resource_type, name, changes, validate_only).await;
+        let outcome = apply_changes(
+            broker,
+            resource.resource_type,
+            name,
+            changes,
+            true,
+            validate_only,
+        )
+        .await;
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -40,17 +48,8 @@ pub async fn handle(
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-/// Applies changes to one resource; shared with IncrementalAlterConfigs (`replace` false).
-pub async fn apply(
-    broker: &Arc<Broker>,
-    resource_type: i8,
-    name: String,
-    changes: BTreeMap<String, Option<String>>,
-    validate_only: bool,
-) -> Result<(), ApiError> {
-    apply_changes(broker, resource_type, name, changes, true, validate_only).await
-}
-
+/// Applies changes (`None` removes) to one resource, replacing its whole set of dynamic configs
+/// when `replace` is set (AlterConfigs) or editing it (IncrementalAlterConfigs on brokers).
 pub async fn apply_changes(
     broker: &Arc<Broker>,
     resource_type: i8,

@@ -1,22 +1,28 @@
 //! IncrementalAlterConfigs: set, delete, append to or subtract from individual configs.
+//!
+//! Topic configs are edited by the controller under its lock with
+//! [`crate::config::apply_incremental`] (APPEND/SUBTRACT only on list configs, starting from the
+//! override or the default, as Kafka). Broker configs take SET and DELETE, and APPEND/SUBTRACT on
+//! their current value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use strom_protocol::messages::incremental_alter_configs_request::AlterableConfig;
 use strom_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use strom_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 use strom_protocol::ResponseError;
 
 use super::alter_configs::apply_changes;
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::RESOURCE_TOPIC;
 use super::sb;
+use crate::apis::blocking;
+use crate::config::AlterOp;
 use crate::error::ApiError;
 use crate::server::Broker;
 
-const OP_SET: i8 = 0;
-const OP_DELETE: i8 = 1;
-const OP_APPEND: i8 = 2;
-const OP_SUBTRACT: i8 = 3;
+/// One requested operation: config name, operation, operand.
+type Op = (String, AlterOp, Option<String>);
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -27,8 +33,18 @@ pub async fn handle(
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.to_string();
-        let outcome = match changes(broker, resource.resource_type, &name, &resource.configs) {
-            Ok(changes) => {
+        let outcome = match operations(&resource.configs) {
+            Err(error) => Err(error),
+            Ok(ops) if resource.resource_type == RESOURCE_TOPIC => {
+                blocking(broker, move |broker| {
+                    broker
+                        .controller
+                        .incremental_alter_topic_configs(&name, &ops, validate_only)
+                })
+                .await
+            }
+            Ok(ops) => {
+                let changes = broker_changes(broker, &ops);
                 apply_changes(
                     broker,
                     resource.resource_type,
@@ -39,7 +55,6 @@ pub async fn handle(
                 )
                 .await
             }
-            Err(error) => Err(error),
         };
         let mut response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
@@ -53,81 +68,61 @@ pub async fn handle(
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-/// Turns the operations into new values (`None` deletes), reading current values for list
-/// operations.
-fn changes(
-    broker: &Broker,
-    resource_type: i8,
-    name: &str,
-    configs: &[strom_protocol::messages::incremental_alter_configs_request::AlterableConfig],
-) -> Result<BTreeMap<String, Option<String>>, ApiError> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = BTreeMap::new();
-    for config in configs {
-        let key = config.name.to_string();
-        if !seen.insert(key.clone()) {
-            return Err(ApiError::with_message(
-                ResponseError::InvalidRequest,
-                format!("Error due to duplicate config keys: {key}"),
-            ));
-        }
-        let value = config.value.as_ref().map(|v| v.to_string());
-        let new_value = match config.config_operation {
-            OP_SET => value,
-            OP_DELETE => None,
-            OP_APPEND | OP_SUBTRACT => {
-                let current = current_value(broker, resource_type, name, &key);
-                let mut items: Vec<String> = current
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                let operand: Vec<String> = value
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                if config.config_operation == OP_APPEND {
-                    for item in operand {
-                        if !items.contains(&item) {
-                            items.push(item);
-                        }
-                    }
-                } else {
-                    items.retain(|item| !operand.contains(item));
-                }
-                Some(items.join(","))
-            }
-            other => {
+/// The request's operations; a config named twice or an unknown operation is INVALID_REQUEST.
+fn operations(configs: &[AlterableConfig]) -> Result<Vec<Op>, ApiError> {
+    let mut seen = HashSet::new();
+    configs
+        .iter()
+        .map(|config| {
+            let key = config.name.to_string();
+            if !seen.insert(key.clone()) {
                 return Err(ApiError::with_message(
                     ResponseError::InvalidRequest,
-                    format!("Unknown config operation {other}"),
-                ))
+                    format!("Error due to duplicate config keys: {key}"),
+                ));
             }
-        };
-        out.insert(key, new_value);
-    }
-    Ok(out)
+            let op = AlterOp::from_code(config.config_operation).ok_or_else(|| {
+                ApiError::with_message(
+                    ResponseError::InvalidRequest,
+                    format!("Unknown config operation {}", config.config_operation),
+                )
+            })?;
+            Ok((key, op, config.value.as_ref().map(|v| v.to_string())))
+        })
+        .collect()
 }
 
-fn current_value(broker: &Broker, resource_type: i8, name: &str, key: &str) -> String {
-    let broker_config = broker.config.read();
-    let described = match resource_type {
-        RESOURCE_TOPIC => crate::config::describe_topic(
-            &broker.controller.image().topic_configs(name),
-            &broker_config,
-            false,
-            false,
-        ),
-        RESOURCE_BROKER => crate::config::describe_broker(&broker_config, false, false),
-        _ => Vec::new(),
-    };
-    described
-        .into_iter()
-        .find(|c| c.name == key)
-        .and_then(|c| c.value)
-        .unwrap_or_default()
+/// Broker operations as new values (`None` deletes); list operations start from the value the
+/// broker has now.
+fn broker_changes(broker: &Broker, ops: &[Op]) -> BTreeMap<String, Option<String>> {
+    let described = crate::config::describe_broker(&broker.config.read(), false, false);
+    ops.iter()
+        .map(|(key, op, value)| {
+            let new_value = match op {
+                AlterOp::Set => value.clone(),
+                AlterOp::Delete => None,
+                AlterOp::Append | AlterOp::Subtract => {
+                    let current = described
+                        .iter()
+                        .find(|c| &c.name == key)
+                        .and_then(|c| c.value.clone())
+                        .unwrap_or_default();
+                    let mut items = crate::config::value::parse_list(&current);
+                    let operand =
+                        crate::config::value::parse_list(value.as_deref().unwrap_or_default());
+                    if *op == AlterOp::Append {
+                        for item in operand {
+                            if !items.contains(&item) {
+                                items.push(item);
+                            }
+                        }
+                    } else {
+                        items.retain(|item| !operand.contains(item));
+                    }
+                    Some(items.join(","))
+                }
+            };
+            (key.clone(), new_value)
+        })
+        .collect()
 }
