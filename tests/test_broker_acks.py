@@ -3,6 +3,8 @@ acks=all (offsets reported), and invalid acks values refused with INVALID_REQUIR
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
@@ -56,6 +58,11 @@ def test_acks_0_delivers_every_record(broker):
     results = produce_all(p, topic, n, 3)
     for i, (err, msg) in enumerate(results):
         assert err is None, f"record {i}: {err}"
+    # acks=0: the producer's "delivery" means "written to the socket", so the broker may still
+    # be appending the last requests. Wait (bounded) for them to land before reading.
+    deadline = time.monotonic() + 15
+    while sum(high_watermarks(broker.bootstrap, topic, 3)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
     recs = ck_consume_all(broker.bootstrap, topic, 3)
     for part in range(3):
         values = [r.value for r in recs[part]]
