@@ -26,6 +26,8 @@ pub mod outcome;
 pub mod partitioner;
 pub mod records;
 pub mod shard;
+pub mod transaction;
+pub mod txn_offsets;
 
 pub use classic::group::{ClassicGroup, ClassicGroupState};
 pub use config::ShardConfig;
