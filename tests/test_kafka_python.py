@@ -122,10 +122,6 @@ def test_produce_consume_roundtrip(broker):
     adm.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the idempotent producer (InitProducerId, sequence checks) is issue 4; kafka-python 3 enables it by default",
-)
 def test_default_producer_is_idempotent(broker):
     """kafka-python's producer with its defaults: idempotence on (InitProducerId, producer id
     and sequence numbers in every batch), acks=all."""

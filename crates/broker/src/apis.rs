@@ -116,6 +116,32 @@ async fn dispatch(
                 handlers::consumer_group_describe::handle(broker, req, version).await,
             ))
         }
+        RequestKind::InitProducerId(req) => Reply::Response(ResponseKind::InitProducerId(
+            handlers::init_producer_id::handle(broker, req, version).await,
+        )),
+        RequestKind::AddPartitionsToTxn(req) => Reply::Response(ResponseKind::AddPartitionsToTxn(
+            handlers::add_partitions_to_txn::handle(broker, req, version).await,
+        )),
+        RequestKind::AddOffsetsToTxn(req) => Reply::Response(ResponseKind::AddOffsetsToTxn(
+            handlers::add_offsets_to_txn::handle(broker, req, version).await,
+        )),
+        RequestKind::EndTxn(req) => Reply::Response(ResponseKind::EndTxn(
+            handlers::end_txn::handle(broker, req, version).await,
+        )),
+        RequestKind::TxnOffsetCommit(req) => Reply::Response(ResponseKind::TxnOffsetCommit(
+            handlers::txn_offset_commit::handle(broker, req, version).await,
+        )),
+        RequestKind::ListTransactions(req) => Reply::Response(ResponseKind::ListTransactions(
+            handlers::list_transactions::handle(broker, req, version).await,
+        )),
+        RequestKind::DescribeTransactions(req) => {
+            Reply::Response(ResponseKind::DescribeTransactions(
+                handlers::describe_transactions::handle(broker, req, version).await,
+            ))
+        }
+        RequestKind::DescribeProducers(req) => Reply::Response(ResponseKind::DescribeProducers(
+            handlers::describe_producers::handle(broker, req, version).await,
+        )),
         RequestKind::FindCoordinator(req) => Reply::Response(ResponseKind::FindCoordinator(
             handlers::find_coordinator::handle(broker, req, version).await,
         )),

@@ -50,7 +50,12 @@ pub struct Controller {
     log: Mutex<MetadataLog>,
     image: RwLock<Arc<MetadataImage>>,
     replicas: Arc<ReplicaManager>,
+    /// The block of producer ids this broker hands out: `[next, end)`.
+    producer_ids: Mutex<(i64, i64)>,
 }
+
+/// Producer ids reserved per metadata record (Kafka's ProducerIdManager block size).
+const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
 impl Controller {
     /// Replays the metadata log and opens (recovering) the log of every partition it names.
@@ -84,6 +89,7 @@ impl Controller {
             log: Mutex::new(log),
             image: RwLock::new(image.clone()),
             replicas,
+            producer_ids: Mutex::new((0, 0)),
         };
         for topic in image.topics() {
             let config = controller.topic_config(&image, &topic.name);
@@ -126,6 +132,33 @@ impl Controller {
             &image.topic_configs(topic),
             &self.broker_config.read(),
         ))
+    }
+
+    /// Hands out the next producer id. Ids come from blocks recorded in the metadata log before
+    /// any of them is used, so an id is never handed out twice, across restarts included.
+    pub fn allocate_producer_id(&self) -> Result<i64, ApiError> {
+        let mut ids = self.producer_ids.lock();
+        if ids.0 >= ids.1 {
+            let mut log = self.log.lock();
+            let start = log.image().next_producer_id();
+            let Some(end) = start.checked_add(PRODUCER_ID_BLOCK_SIZE) else {
+                return Err(ApiError::with_message(
+                    ResponseError::UnknownServerError,
+                    "producer ids are exhausted",
+                ));
+            };
+            self.commit(
+                &mut log,
+                &[MetadataRecord::ProducerIds {
+                    broker_id: self.node_id,
+                    next_producer_id: end,
+                }],
+            );
+            *ids = (start, end);
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
     }
 
     fn commit(&self, log: &mut MetadataLog, records: &[MetadataRecord]) -> Arc<MetadataImage> {

@@ -19,6 +19,7 @@ pub mod partition;
 pub mod replica_manager;
 pub mod server;
 pub mod topic_name;
+pub mod txn_coordinator;
 
 pub use error::BrokerError;
 pub use server::{Broker, BrokerHandle};

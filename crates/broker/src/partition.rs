@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
-use strom_storage::{AppendInfo, Log, ReadPlan, StorageError};
+use strom_storage::{
+    AbortedTxn, AppendInfo, AppendOrigin, Log, ProducerSnapshot, ReadPlan, StorageError,
+};
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
@@ -52,6 +54,8 @@ pub struct Partition {
     leader_epoch: AtomicI32,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
+    /// The first offset of the earliest open transaction, `i64::MAX` when none is open.
+    first_unstable_offset: AtomicI64,
     /// Offsets below this are durable on disk.
     durable_offset: watch::Sender<i64>,
     /// Held by the one task that runs an fsync; the others wait for its result (group commit).
@@ -99,6 +103,7 @@ impl Partition {
     ) -> Self {
         let log_end = log.log_end_offset();
         let log_start = log.log_start_offset();
+        let first_unstable = log.first_unstable_offset().unwrap_or(i64::MAX);
         Self {
             topic,
             topic_id,
@@ -108,6 +113,7 @@ impl Partition {
             leader_epoch: AtomicI32::new(leader_epoch),
             log_start_offset: AtomicI64::new(log_start),
             log_end_offset: AtomicI64::new(log_end),
+            first_unstable_offset: AtomicI64::new(first_unstable),
             // Recovery validated the log; what it kept was written before the restart and is
             // treated as durable (it is on disk now, or the recovery would have dropped it).
             durable_offset: watch::Sender::new(log_end),
@@ -152,13 +158,23 @@ impl Partition {
         self.log_end_offset()
     }
 
-    /// Without transactions the last stable offset is the high watermark.
+    /// The last stable offset: below it every transaction is decided (committed or aborted),
+    /// and `read_committed` consumers read no further.
     pub fn last_stable_offset(&self) -> i64 {
-        self.high_watermark()
+        self.first_unstable_offset
+            .load(Ordering::Acquire)
+            .min(self.high_watermark())
     }
 
-    /// Appends validated batches and wakes the fetches waiting on this partition.
-    pub fn append(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo, StorageError> {
+    /// Appends batches (validated by the caller) and wakes the fetches waiting on this
+    /// partition. The log checks producer ids, epochs and sequences, and answers a retried
+    /// batch with its original offsets (`AppendInfo::duplicate`).
+    pub fn append(
+        &self,
+        batches: &mut [u8],
+        origin: AppendOrigin<'_>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         let info = {
             let mut log = self.log.lock();
             if self.retired.0.lock().is_some() {
@@ -167,9 +183,13 @@ impl Partition {
                     self.topic, self.index
                 )));
             }
-            let info = log.append(batches, self.leader_epoch(), now_ms)?;
+            let info = log.append(batches, origin, self.leader_epoch(), now_ms)?;
             self.log_end_offset
                 .store(log.log_end_offset(), Ordering::Release);
+            self.first_unstable_offset.store(
+                log.first_unstable_offset().unwrap_or(i64::MAX),
+                Ordering::Release,
+            );
             info
         };
         self.wake_waiters();
@@ -250,6 +270,30 @@ impl Partition {
         self.log.lock().read_plan(fetch_offset, max_offset)
     }
 
+    /// The aborted transactions a `read_committed` fetch from `fetch_offset` that returned
+    /// data up to `upper_bound_offset` (exclusive) must tell the client about.
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        self.log
+            .lock()
+            .aborted_transactions(fetch_offset, upper_bound_offset)
+    }
+
+    /// The producers this partition tracks (DescribeProducers).
+    pub fn producers(&self) -> Vec<ProducerSnapshot> {
+        self.log.lock().producers()
+    }
+
+    /// Forgets producers idle for longer than `producer.id.expiration.ms`.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.log
+            .lock()
+            .remove_expired_producers(now_ms, expiration_ms)
+    }
+
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, StorageError> {
         self.log.lock().offset_for_timestamp(timestamp)
     }
@@ -263,6 +307,10 @@ impl Partition {
         let mut log = self.log.lock();
         let start = log.delete_records_before(offset)?;
         self.log_start_offset.store(start, Ordering::Release);
+        self.first_unstable_offset.store(
+            log.first_unstable_offset().unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
         Ok(start)
     }
 
@@ -278,6 +326,10 @@ impl Partition {
         let outcome = log.apply_retention(now_ms, high_watermark)?;
         self.log_start_offset
             .store(log.log_start_offset(), Ordering::Release);
+        self.first_unstable_offset.store(
+            log.first_unstable_offset().unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
         Ok(outcome.deleted_segments())
     }
 

@@ -18,6 +18,9 @@ use crate::replica_manager::ReplicaManager;
 
 /// How often group timers (session and rebalance timeouts) are checked.
 const GROUP_TIMER_TICK_MS: u64 = 50;
+/// How often the transaction coordinator looks for timed-out transactions and expired ids
+/// (each shard then acts only when its own deadline has passed).
+const TXN_TIMER_TICK_MS: u64 = 100;
 
 /// Milliseconds since the Unix epoch, the unit of Kafka's timestamps.
 pub fn now_ms() -> i64 {
@@ -39,6 +42,7 @@ pub struct Broker {
     pub controller: Controller,
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: crate::group_coordinator::GroupCoordinator,
+    pub txns: crate::txn_coordinator::TransactionCoordinator,
     /// Set once at shutdown; long-polling fetches and idle connections watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -151,15 +155,28 @@ impl Broker {
             replicas,
             controller,
             groups: crate::group_coordinator::GroupCoordinator::new(),
+            txns: crate::txn_coordinator::TransactionCoordinator::new(),
             shutdown: watch::Sender::new(false),
         });
         {
-            let broker = broker.clone();
-            tokio::task::spawn_blocking(move || broker.groups.load_existing(&broker))
+            let loader = broker.clone();
+            tokio::task::spawn_blocking(move || loader.groups.load_existing(&loader))
                 .await
                 .map_err(|e| {
                     BrokerError::DataDirContents(format!("group coordinator load failed: {e}"))
                 })?;
+            let loader = broker.clone();
+            let pending = tokio::task::spawn_blocking(move || loader.txns.load_existing(&loader))
+                .await
+                .map_err(|e| {
+                    BrokerError::DataDirContents(format!(
+                        "transaction coordinator load failed: {e}"
+                    ))
+                })?;
+            // Transactions decided before the restart but not completed: write their markers.
+            for (shard, marker) in pending {
+                crate::txn_coordinator::markers::spawn(broker.clone(), shard, marker);
+            }
         }
         tracing::info!(
             listen = %local_addr,
@@ -201,6 +218,7 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
     // dropping the coordinator's state answers them (COORDINATOR_NOT_AVAILABLE) and lets go of
     // the __consumer_offsets partitions so their logs close cleanly.
     broker.groups.shutdown();
+    broker.txns.shutdown();
     tracing::info!(
         connections = connections.len(),
         "shutting down: no longer accepting, finishing in-flight requests"
@@ -239,6 +257,7 @@ fn spawn_background_tasks(
         })
     };
     let shutdown_for_groups = shutdown.clone();
+    let shutdown_for_txns = shutdown.clone();
     let flush = {
         let broker = broker.clone();
         let mut shutdown = shutdown;
@@ -270,5 +289,37 @@ fn spawn_background_tasks(
             }
         })
     };
-    vec![retention, flush, group_timers]
+    let txn_timers = {
+        let broker = broker.clone();
+        let mut shutdown = shutdown_for_txns;
+        tokio::spawn(async move {
+            let mut last_producer_expiry = now_ms();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(TXN_TIMER_TICK_MS)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                crate::txn_coordinator::poll_all(&broker).await;
+                let (interval, expiration) = {
+                    let config = broker.config.read();
+                    (
+                        i64::from(config.producer_id_expiration_check_interval_ms()),
+                        i64::from(config.producer_id_expiration_ms()),
+                    )
+                };
+                let now = now_ms();
+                if now - last_producer_expiry >= interval {
+                    last_producer_expiry = now;
+                    let replicas = broker.replicas.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        for partition in replicas.all() {
+                            partition.remove_expired_producers(now, expiration);
+                        }
+                    })
+                    .await;
+                }
+            }
+        })
+    };
+    vec![retention, flush, group_timers, txn_timers]
 }

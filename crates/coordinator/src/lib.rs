@@ -42,3 +42,6 @@ pub use shard::{Group, GroupCoordinatorShard};
 pub use strom_protocol::messages::consumer_group_describe_response::DescribedGroup as DescribedConsumerGroup;
 pub use strom_protocol::messages::describe_groups_response::DescribedGroup;
 pub use strom_protocol::messages::list_groups_response::ListedGroup;
+pub use transaction::{
+    TransactionCoordinatorShard, TxnConfig, TxnMarker, TxnOutcome, TxnRecordError, TxnState,
+};

@@ -38,16 +38,22 @@ pub struct OffsetAndMetadata {
     pub commit_timestamp: i64,
     /// Set by OffsetCommit v2-4 with a retention time.
     pub expire_timestamp: Option<i64>,
+    /// Where the record that set this offset sits in the partition's log, as an order key (not
+    /// stored in the record): later records have larger stamps. Used to let the latest of a
+    /// transactional and a non-transactional commit win when the transaction commits (see
+    /// [`crate::txn_offsets`]); only comparable with stamps of the same shard.
+    pub log_order: i64,
 }
 
 impl OffsetAndMetadata {
-    pub fn from_value(value: &OffsetCommitValue) -> Self {
+    pub fn from_value(value: &OffsetCommitValue, log_order: i64) -> Self {
         OffsetAndMetadata {
             committed_offset: value.offset,
             leader_epoch: value.leader_epoch,
             metadata: value.metadata.clone(),
             commit_timestamp: value.commit_timestamp,
             expire_timestamp: value.expire_timestamp,
+            log_order,
         }
     }
 
@@ -178,17 +184,21 @@ impl OffsetStore {
     }
 
     /// Tombstones for the offsets of the classic `group` that have expired at `now_ms`, and
-    /// whether every offset of the group expired (true also when it has none).
+    /// whether every offset of the group expired (true also when it has none). An offset for
+    /// which `has_pending(topic, partition)` (a transaction has a pending offset for the
+    /// partition) does not expire yet.
     pub fn expired(
         &self,
         group: &ClassicGroup,
         now_ms: i64,
         retention_ms: i64,
+        has_pending: &dyn Fn(&str, i32) -> bool,
     ) -> (Vec<CoordinatorRecord>, bool) {
         self.expired_with(
             &group.group_id,
             expiration_base(group),
             |topic| group.is_subscribed_to_topic(topic),
+            has_pending,
             now_ms,
             retention_ms,
         )
@@ -201,11 +211,13 @@ impl OffsetStore {
         group: &ConsumerGroup,
         now_ms: i64,
         retention_ms: i64,
+        has_pending: &dyn Fn(&str, i32) -> bool,
     ) -> (Vec<CoordinatorRecord>, bool) {
         self.expired_with(
             &group.group_id,
             Some(ExpirationBase::CommitTimestamp),
             |topic| group.is_subscribed_to_topic(topic),
+            has_pending,
             now_ms,
             retention_ms,
         )
@@ -216,6 +228,7 @@ impl OffsetStore {
         group_id: &str,
         base: Option<ExpirationBase>,
         is_subscribed: impl Fn(&str) -> bool,
+        has_pending: &dyn Fn(&str, i32) -> bool,
         now_ms: i64,
         retention_ms: i64,
     ) -> (Vec<CoordinatorRecord>, bool) {
@@ -232,7 +245,8 @@ impl OffsetStore {
                 && match offset.expire_timestamp {
                     Some(expire) => now_ms >= expire,
                     None => now_ms.saturating_sub(base.timestamp(offset)) >= retention_ms,
-                };
+                }
+                && !has_pending(topic, *partition);
             if expired {
                 tombstones.push(offset_tombstone(group_id, topic, *partition));
             } else {
@@ -339,6 +353,59 @@ pub fn validate_offset_commit(
     Ok(())
 }
 
+/// Kafka's `ClassicGroup.validateOffsetCommit` for a TxnOffsetCommit (`isTransactional`):
+/// as [`validate_offset_commit`], except that a commit naming no member (no member id, no
+/// instance id, generation < 0: TxnOffsetCommit v0-2, or a producer outside the group) is
+/// accepted in any state, and CompletingRebalance is not refused.
+pub fn validate_txn_offset_commit(
+    group: &ClassicGroup,
+    member_id: &str,
+    group_instance_id: Option<&str>,
+    generation_id: i32,
+) -> Result<(), i16> {
+    if group.is_in(ClassicGroupState::Dead) {
+        return Err(ResponseError::CoordinatorNotAvailable.code());
+    }
+    if generation_id < 0 && group.is_in(ClassicGroupState::Empty) {
+        return Ok(());
+    }
+    if generation_id >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
+        group.validate_existing_member(member_id, group_instance_id)?;
+        if generation_id != group.generation_id {
+            return Err(ResponseError::IllegalGeneration.code());
+        }
+    }
+    Ok(())
+}
+
+/// Kafka's `ConsumerGroup.validateOffsetCommit` for a TxnOffsetCommit: accepted with a
+/// negative epoch while the group has no members, or when no member is named at all (member id
+/// "", epoch -1, no instance id: KAFKA-18060); otherwise the member must exist
+/// (UNKNOWN_MEMBER_ID) at the given epoch, where a stale epoch is ILLEGAL_GENERATION (Kafka's
+/// `validateTransactionalOffsetCommit` turns STALE_MEMBER_EPOCH into it). There is no API
+/// version requirement.
+pub fn validate_consumer_txn_offset_commit(
+    group: &ConsumerGroup,
+    member_id: &str,
+    group_instance_id: Option<&str>,
+    member_epoch: i32,
+) -> Result<(), i16> {
+    if member_epoch < 0 && group.members.is_empty() {
+        return Ok(());
+    }
+    if member_epoch == -1 && member_id.is_empty() && group_instance_id.is_none() {
+        return Ok(());
+    }
+    let member = group
+        .members
+        .get(member_id)
+        .ok_or(ResponseError::UnknownMemberId.code())?;
+    if member_epoch != member.member_epoch {
+        return Err(ResponseError::IllegalGeneration.code());
+    }
+    Ok(())
+}
+
 /// Kafka's `ConsumerGroup.validateOffsetCommit`: a commit with a negative epoch is accepted
 /// while the group has no members; otherwise the member must exist (UNKNOWN_MEMBER_ID), commit
 /// with OffsetCommit v9+ (UNSUPPORTED_VERSION) and with its current member epoch
@@ -395,8 +462,11 @@ mod tests {
             metadata: String::new(),
             commit_timestamp: ts,
             expire_timestamp: None,
+            log_order: 0,
         }
     }
+
+    const NO_PENDING: &dyn Fn(&str, i32) -> bool = &|_, _| false;
 
     #[test]
     fn fetch_known_unknown_and_all() {
@@ -419,9 +489,9 @@ mod tests {
         store.apply("g", "t", 0, Some(offset(5, 100)));
         store.apply("g", "t", 1, Some(offset(5, 200)));
         let group = ClassicGroup::new("g", 0);
-        let (t, all) = store.expired(&group, 150, 50);
+        let (t, all) = store.expired(&group, 150, 50, NO_PENDING);
         assert_eq!((t.len(), all), (1, false));
-        let (t, all) = store.expired(&group, 250, 50);
+        let (t, all) = store.expired(&group, 250, 50, NO_PENDING);
         assert_eq!((t.len(), all), (2, true));
     }
 
@@ -432,11 +502,14 @@ mod tests {
         let mut group = ClassicGroup::new("g", 0);
         group.protocol_type = Some("consumer".into());
         group.current_state_timestamp = Some(1000);
-        assert_eq!(store.expired(&group, 1049, 50).0.len(), 0);
-        assert_eq!(store.expired(&group, 1050, 50).0.len(), 1);
+        assert_eq!(store.expired(&group, 1049, 50, NO_PENDING).0.len(), 0);
+        assert_eq!(store.expired(&group, 1050, 50, NO_PENDING).0.len(), 1);
         group.state = ClassicGroupState::Stable;
         // Stable without known subscriptions: nothing expires.
-        assert_eq!(store.expired(&group, 10_000, 50), (Vec::new(), false));
+        assert_eq!(
+            store.expired(&group, 10_000, 50, NO_PENDING),
+            (Vec::new(), false)
+        );
     }
 
     #[test]
@@ -446,6 +519,6 @@ mod tests {
         o.expire_timestamp = Some(120);
         store.apply("g", "t", 0, Some(o));
         let group = ClassicGroup::new("g", 0);
-        assert_eq!(store.expired(&group, 121, 1_000_000).0.len(), 1);
+        assert_eq!(store.expired(&group, 121, 1_000_000, NO_PENDING).0.len(), 1);
     }
 }

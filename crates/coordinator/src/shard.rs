@@ -21,10 +21,14 @@ use strom_protocol::messages::offset_commit_response::{
 use strom_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
+use strom_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use strom_protocol::messages::{
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
-    OffsetDeleteResponse, SyncGroupRequest, SyncGroupResponse,
+    OffsetDeleteResponse, SyncGroupRequest, SyncGroupResponse, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
 };
 use strom_protocol::{str_bytes, ResponseError, StrBytes};
 
@@ -37,13 +41,15 @@ use crate::consumer;
 use crate::consumer::group::ConsumerGroup;
 use crate::consumer::records::ConsumerRecord;
 use crate::offsets::{
-    offset_record, validate_consumer_offset_commit, validate_consumer_offset_fetch,
-    validate_offset_commit, FetchedOffset, OffsetAndMetadata, OffsetStore,
+    offset_record, offset_tombstone, validate_consumer_offset_commit,
+    validate_consumer_offset_fetch, validate_consumer_txn_offset_commit, validate_offset_commit,
+    validate_txn_offset_commit, FetchedOffset, OffsetAndMetadata, OffsetStore,
 };
 use crate::outcome::{
     Completion, CoordinatorRecord, DelayedResponse, Effects, Outcome, Reply, RequestId,
 };
 use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordError, RecordKey};
+use crate::txn_offsets::PendingTxnOffsets;
 
 /// A group of any protocol.
 ///
@@ -99,6 +105,11 @@ pub struct GroupCoordinatorShard {
     pub(crate) config: ShardConfig,
     pub(crate) groups: BTreeMap<String, Group>,
     pub(crate) offsets: OffsetStore,
+    /// Offsets of open transactions (TxnOffsetCommit), by producer id ([`crate::txn_offsets`]).
+    pub(crate) pending_txn_offsets: PendingTxnOffsets,
+    /// The log-order stamp of the next applied offset record
+    /// ([`OffsetAndMetadata::log_order`]).
+    next_log_order: i64,
     /// When `poll` next looks for expired offsets; `None` until the first poll.
     next_offsets_cleanup_ms: Option<i64>,
 }
@@ -131,6 +142,8 @@ impl GroupCoordinatorShard {
             config,
             groups: BTreeMap::new(),
             offsets: OffsetStore::default(),
+            pending_txn_offsets: PendingTxnOffsets::default(),
+            next_log_order: 0,
             next_offsets_cleanup_ms: None,
         }
     }
@@ -154,9 +167,51 @@ impl GroupCoordinatorShard {
         self.groups.keys().map(String::as_str)
     }
 
-    /// Applies one record of the partition (at load). Unknown key versions (records of features
-    /// Strom lacks) are skipped with a warning; undecodable records are errors.
+    /// Applies one record of the partition (at load) from a batch that is not transactional.
+    /// Unknown key versions (records of features Strom lacks) are skipped with a warning;
+    /// undecodable records are errors. Records must be replayed in log order (with
+    /// [`Self::replay_transactional`] and [`Self::replay_end_transaction`] for transactional
+    /// and control batches).
     pub fn replay(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), RecordError> {
+        self.replay_record(None, None, key, value)
+    }
+
+    /// Applies one record of a transactional batch of `producer_id` (at load), at log offset
+    /// `record_offset`: an offset commit stays pending until the transaction's marker
+    /// ([`Self::replay_end_transaction`]); any other record (and an offset tombstone) applies
+    /// as in [`Self::replay`].
+    pub fn replay_transactional(
+        &mut self,
+        producer_id: i64,
+        key: &[u8],
+        value: Option<&[u8]>,
+        record_offset: i64,
+    ) -> Result<(), RecordError> {
+        self.replay_record(Some(producer_id), Some(record_offset), key, value)
+    }
+
+    /// Applies the end-transaction marker (control batch) of `producer_id` (at load): the same
+    /// as [`Self::complete_transaction`].
+    pub fn replay_end_transaction(&mut self, producer_id: i64, commit: bool) {
+        self.complete_transaction(producer_id, commit);
+    }
+
+    /// The stamp of the offset record applied now; `record_offset` (its log offset, when known)
+    /// raises the counter so that stamps equal log offsets where the replay gives them.
+    fn stamp(&mut self, record_offset: Option<i64>) -> i64 {
+        let stamp = record_offset.map_or(self.next_log_order, |o| o.max(self.next_log_order));
+        self.next_log_order = stamp.saturating_add(1);
+        stamp
+    }
+
+    /// Applies one record; `producer_id` when it belongs to a transactional batch.
+    fn replay_record(
+        &mut self,
+        producer_id: Option<i64>,
+        record_offset: Option<i64>,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), RecordError> {
         if let Some(record) = ConsumerRecord::decode(key, value)? {
             self.apply_consumer_record(&record);
             return Ok(());
@@ -175,12 +230,23 @@ impl GroupCoordinatorShard {
                 partition,
             } => {
                 let value = value.map(OffsetCommitValue::decode).transpose()?;
-                self.apply_offset(
-                    &group,
-                    &topic,
-                    partition,
-                    value.as_ref().map(OffsetAndMetadata::from_value),
-                );
+                let offset = value.map(|v| {
+                    let stamp = self.stamp(record_offset);
+                    OffsetAndMetadata::from_value(&v, stamp)
+                });
+                match (producer_id, offset) {
+                    (Some(producer_id), Some(offset)) => {
+                        self.ensure_group(&group);
+                        self.pending_txn_offsets.add(
+                            producer_id,
+                            &group,
+                            &topic,
+                            partition,
+                            offset,
+                        );
+                    }
+                    (_, offset) => self.apply_offset(&group, &topic, partition, offset),
+                }
             }
             RecordKey::GroupMetadata { group } => match value {
                 Some(value) => {
@@ -226,8 +292,19 @@ impl GroupCoordinatorShard {
         }
     }
 
-    /// Applies an offset commit (or its tombstone). A commit for a group that does not exist
-    /// creates a "simple" group: Empty, without protocol type (Kafka does the same).
+    /// A commit for a group that does not exist creates a "simple" group: Empty, without
+    /// protocol type (Kafka does the same, also for transactional commits).
+    fn ensure_group(&mut self, group: &str) {
+        if !self.groups.contains_key(group) {
+            let mut simple = ClassicGroup::new(group, 0);
+            simple.current_state_timestamp = None;
+            self.groups
+                .insert(group.to_string(), Group::Classic(simple));
+        }
+    }
+
+    /// Applies an offset commit (or its tombstone, which also drops the partition's pending
+    /// offsets of every open transaction, as Kafka does).
     fn apply_offset(
         &mut self,
         group: &str,
@@ -235,30 +312,39 @@ impl GroupCoordinatorShard {
         partition: i32,
         value: Option<OffsetAndMetadata>,
     ) {
-        if value.is_some() && !self.groups.contains_key(group) {
-            let mut simple = ClassicGroup::new(group, 0);
-            simple.current_state_timestamp = None;
-            self.groups
-                .insert(group.to_string(), Group::Classic(simple));
+        if value.is_some() {
+            self.ensure_group(group);
         }
         let removed = value.is_none();
         self.offsets.apply(group, topic, partition, value);
-        // A simple group exists only through its offsets (it has no record of its own), so it
-        // goes with its last offset; otherwise a restart would not find it either.
-        if removed && !self.offsets.has_offsets(group) {
-            let is_simple = self
-                .groups
-                .get(group)
-                .and_then(Group::classic)
-                .is_some_and(|g| {
-                    g.last_record.is_none()
-                        && g.members.is_empty()
-                        && g.pending_join_members.is_empty()
-                        && g.is_in(ClassicGroupState::Empty)
-                });
-            if is_simple {
-                self.groups.remove(group);
-            }
+        if removed {
+            self.pending_txn_offsets
+                .remove_partition(group, topic, partition);
+            self.remove_if_orphan_simple_group(group);
+        }
+    }
+
+    /// A simple group exists only through its offsets (it has no record of its own), so it
+    /// goes with its last offset, once no open transaction committed offsets for it; otherwise
+    /// a restart would not find it either.
+    fn remove_if_orphan_simple_group(&mut self, group: &str) {
+        if self.offsets.has_offsets(group)
+            || self.pending_txn_offsets.has_open_transactions_for(group)
+        {
+            return;
+        }
+        let is_simple = self
+            .groups
+            .get(group)
+            .and_then(Group::classic)
+            .is_some_and(|g| {
+                g.last_record.is_none()
+                    && g.members.is_empty()
+                    && g.pending_join_members.is_empty()
+                    && g.is_in(ClassicGroupState::Empty)
+            });
+        if is_simple {
+            self.groups.remove(group);
         }
     }
 
@@ -562,6 +648,8 @@ impl GroupCoordinatorShard {
                     metadata: metadata.to_string(),
                     commit_timestamp: now_ms,
                     expire_timestamp,
+                    // Stamped when applied (through `replay`).
+                    log_order: 0,
                 };
                 records.push(offset_record(
                     group_id,
@@ -585,36 +673,231 @@ impl GroupCoordinatorShard {
         }
     }
 
+    /// Handles a TxnOffsetCommit (KIP-98; v3+ name the member, KIP-447). The group checks are
+    /// Kafka's for transactional commits ([`validate_txn_offset_commit`],
+    /// [`validate_consumer_txn_offset_commit`]); an unknown group accepts a commit with
+    /// generation < 0 (and is then created as a "simple" group, as for OffsetCommit) and answers
+    /// ILLEGAL_GENERATION otherwise; an empty group id is INVALID_GROUP_ID and a negative
+    /// producer id INVALID_PRODUCER_ID_MAPPING. A group-level error fails every partition;
+    /// metadata over `offset.metadata.max.bytes` fails only its partition.
+    ///
+    /// The returned records are ordinary offset commit records, which the runtime must append as
+    /// ONE transactional batch of the request's producer id and epoch, under the shard lock like
+    /// every outcome (the shard relies on records reaching the log in the order it applied
+    /// them). They are pending under the producer id, invisible to OffsetFetch, until the
+    /// runtime calls [`Self::complete_transaction`] after the transaction's marker is written
+    /// to this partition. Checks of the producer (epoch, transaction state) belong to the
+    /// runtime and must come before this call: the shard does not roll back.
+    pub fn txn_commit_offsets(
+        &mut self,
+        request: &TxnOffsetCommitRequest,
+        version: i16,
+        now_ms: i64,
+    ) -> Outcome<TxnOffsetCommitResponse> {
+        let group_id: &str = &request.group_id;
+        let producer_id = request.producer_id.0;
+        let (member_id, instance, generation): (&str, Option<&str>, i32) = if version >= 3 {
+            (
+                &request.member_id,
+                request.group_instance_id.as_deref(),
+                request.generation_id,
+            )
+        } else {
+            ("", None, -1)
+        };
+        let validation = if group_id.is_empty() {
+            Err(ResponseError::InvalidGroupId.code())
+        } else if producer_id < 0 {
+            Err(ResponseError::InvalidProducerIdMapping.code())
+        } else {
+            match self.groups.get(group_id) {
+                None if generation < 0 => Ok(()),
+                None => Err(ResponseError::IllegalGeneration.code()),
+                Some(Group::Classic(group)) => {
+                    validate_txn_offset_commit(group, member_id, instance, generation)
+                }
+                Some(Group::Consumer(group)) => {
+                    validate_consumer_txn_offset_commit(group, member_id, instance, generation)
+                }
+            }
+        };
+        let partition_response = |index: i32, error: i16| {
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(index)
+                .with_error_code(error)
+        };
+        let mut records = Vec::new();
+        let mut topics = Vec::with_capacity(request.topics.len());
+        for topic in &request.topics {
+            let mut partitions = Vec::with_capacity(topic.partitions.len());
+            for p in &topic.partitions {
+                let metadata = p.committed_metadata.as_deref().unwrap_or("");
+                let error = match validation {
+                    Err(error) => error,
+                    Ok(()) if metadata.len() > self.config.offset_metadata_max_bytes => {
+                        ResponseError::OffsetMetadataTooLarge.code()
+                    }
+                    Ok(()) => {
+                        let offset = OffsetAndMetadata {
+                            committed_offset: p.committed_offset,
+                            leader_epoch: if version >= 2 {
+                                p.committed_leader_epoch
+                            } else {
+                                -1
+                            },
+                            metadata: metadata.to_string(),
+                            commit_timestamp: now_ms,
+                            expire_timestamp: None,
+                            log_order: 0,
+                        };
+                        records.push(offset_record(
+                            group_id,
+                            &topic.name,
+                            p.partition_index,
+                            &offset,
+                        ));
+                        NONE
+                    }
+                };
+                partitions.push(partition_response(p.partition_index, error));
+            }
+            topics.push(
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(topic.name.clone())
+                    .with_partitions(partitions),
+            );
+        }
+        for record in &records {
+            if let Err(error) = self.replay_record(
+                Some(producer_id),
+                None,
+                &record.key,
+                record.value.as_deref(),
+            ) {
+                tracing::error!(%error, "could not apply a record produced by the shard");
+            }
+        }
+        Outcome {
+            reply: Reply::Now(TxnOffsetCommitResponse::default().with_topics(topics)),
+            records,
+            completions: Vec::new(),
+        }
+    }
+
+    /// Ends the transaction of `producer_id` on this partition, once its marker is written to
+    /// the partition (at load: [`Self::replay_end_transaction`]). On commit its pending offsets
+    /// become the committed offsets, except where the committed offset's record is later in
+    /// the log than the transactional one (Kafka keeps the most recent record); on abort they
+    /// are dropped. A producer without pending offsets is a no-op. Writes no record.
+    pub fn complete_transaction(&mut self, producer_id: i64, commit: bool) {
+        let pending = self.pending_txn_offsets.take(producer_id);
+        for (group, offsets) in pending {
+            if commit {
+                for ((topic, partition), offset) in offsets {
+                    let newer = self
+                        .offsets
+                        .group(&group)
+                        .and_then(|o| o.get(&(topic.clone(), partition)))
+                        .is_none_or(|existing| offset.log_order > existing.log_order);
+                    if newer {
+                        self.apply_offset(&group, &topic, partition, Some(offset));
+                    } else {
+                        tracing::info!(
+                            %group, %topic, partition, producer_id,
+                            "transactional offset commit superseded by a later commit"
+                        );
+                    }
+                }
+            }
+            self.remove_if_orphan_simple_group(&group);
+        }
+    }
+
+    /// Whether an open transaction has a pending offset for the partition of the group (Kafka's
+    /// `hasPendingTransactionalOffsets`).
+    pub fn has_pending_transactional_offsets(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> bool {
+        self.pending_txn_offsets
+            .has_pending(group_id, topic, partition)
+    }
+
+    /// Whether a transaction with offsets on this partition is open. The runtime must not
+    /// rewrite the partition from [`Self::snapshot_records`] (its cleanup) while this holds:
+    /// pending offsets live only in their transactional batches, and rewriting committed
+    /// offsets after them would also change which commit is the latest at the marker.
+    pub fn has_open_transactions(&self) -> bool {
+        !self.pending_txn_offsets.is_empty()
+    }
+
+    /// The producer ids with pending offsets on this partition.
+    pub fn open_transaction_producers(&self) -> Vec<i64> {
+        self.pending_txn_offsets.producers().collect()
+    }
+
+    /// The pending offset of `producer_id` for the partition, if any (diagnostics and tests).
+    pub fn pending_transactional_offset(
+        &self,
+        producer_id: i64,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&OffsetAndMetadata> {
+        self.pending_txn_offsets
+            .get(producer_id, group_id, topic, partition)
+    }
+
     /// One group of an OffsetFetch (v0-7 single group, v8+ `groups[]`): the requested partitions
     /// (offset -1 where nothing is committed, also for unknown groups), or every committed
     /// partition when `topics` is `None`. The `Err` group-level error is reserved for KIP-848
-    /// member epoch checks; classic groups never produce it. `require_stable` needs no check
-    /// yet: without transactional offsets nothing is ever unstable.
+    /// member epoch checks; classic groups never produce it. Pending transactional offsets are
+    /// invisible (`require_stable` false).
     pub fn fetch_offsets(
         &self,
         group_id: &str,
         topics: Option<&[(String, Vec<i32>)]>,
         now_ms: i64,
     ) -> Result<Vec<FetchedOffset>, i16> {
-        self.fetch_offsets_as_member(group_id, None, -1, topics, now_ms)
+        self.fetch_offsets_as_member(group_id, None, -1, topics, false, now_ms)
     }
 
     /// [`Self::fetch_offsets`] for OffsetFetch v9+, which names the member (`member_id`,
     /// `member_epoch`; `None`/-1 when absent). For a consumer group the member must exist
     /// (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH), unless both are absent; classic
-    /// and unknown groups are not checked.
+    /// and unknown groups are not checked. With `require_stable` (OffsetFetch v7+), a partition
+    /// with a pending transactional offset answers UNSTABLE_OFFSET_COMMIT with offset -1 (per
+    /// partition, as Kafka does; when `topics` is `None` only committed partitions are listed,
+    /// so a partition with a pending offset but no committed one does not appear).
     pub fn fetch_offsets_as_member(
         &self,
         group_id: &str,
         member_id: Option<&str>,
         member_epoch: i32,
         topics: Option<&[(String, Vec<i32>)]>,
+        require_stable: bool,
         _now_ms: i64,
     ) -> Result<Vec<FetchedOffset>, i16> {
         if let Some(Group::Consumer(group)) = self.groups.get(group_id) {
             validate_consumer_offset_fetch(group, member_id, member_epoch)?;
         }
-        Ok(self.offsets.fetch(group_id, topics))
+        let mut fetched = self.offsets.fetch(group_id, topics);
+        if require_stable && self.pending_txn_offsets.has_open_transactions_for(group_id) {
+            for f in &mut fetched {
+                if self
+                    .pending_txn_offsets
+                    .has_pending(group_id, &f.topic, f.partition)
+                {
+                    f.committed_offset = -1;
+                    f.committed_leader_epoch = -1;
+                    f.metadata.clear();
+                    f.error_code = ResponseError::UnstableOffsetCommit.code();
+                }
+            }
+        }
+        Ok(fetched)
     }
 
     /// One group of a DescribeGroups. Members' metadata (for the selected protocol) and
@@ -707,7 +990,9 @@ impl GroupCoordinatorShard {
     }
 
     /// Deletes Empty groups with their offsets (tombstones for both). Per group:
-    /// GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or NONE.
+    /// GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or NONE. As in Kafka, open transactions do not
+    /// prevent the deletion: partitions with only a pending transactional offset get a
+    /// tombstone too, which drops the pending offsets (a later commit marker finds nothing).
     pub fn delete_groups(
         &mut self,
         group_ids: &[String],
@@ -736,6 +1021,16 @@ impl GroupCoordinatorShard {
                 Err(error) => error,
                 Ok(group_records) => {
                     let mut tombstones = self.offsets.tombstones_for_group(group_id);
+                    let committed = self.offsets.group(group_id);
+                    tombstones.extend(
+                        self.pending_txn_offsets
+                            .partitions_of_group(group_id)
+                            .into_iter()
+                            .filter(|key| !committed.is_some_and(|o| o.contains_key(key)))
+                            .map(|(topic, partition)| {
+                                offset_tombstone(group_id, &topic, partition)
+                            }),
+                    );
                     tombstones.extend(group_records);
                     self.apply_records(&tombstones);
                     records.extend(tombstones);
@@ -796,9 +1091,14 @@ impl GroupCoordinatorShard {
                         let error = if subscribed {
                             ResponseError::GroupSubscribedToTopic.code()
                         } else {
+                            // A tombstone also drops pending transactional offsets.
                             if offsets.is_some_and(|o| {
                                 o.contains_key(&(topic.name.to_string(), p.partition_index))
-                            }) {
+                            }) || self.pending_txn_offsets.has_pending(
+                                group_id,
+                                &topic.name,
+                                p.partition_index,
+                            ) {
                                 records.push(crate::offsets::offset_tombstone(
                                     group_id,
                                     &topic.name,
@@ -870,15 +1170,23 @@ impl GroupCoordinatorShard {
         let mut records = Vec::new();
         let retention = self.config.offsets_retention_ms;
         for (group_id, group) in &self.groups {
+            let has_pending = |topic: &str, partition: i32| {
+                self.pending_txn_offsets
+                    .has_pending(group_id, topic, partition)
+            };
             let (tombstones, all_expired) = match group {
-                Group::Classic(g) => self.offsets.expired(g, now_ms, retention),
-                Group::Consumer(g) => self.offsets.expired_consumer(g, now_ms, retention),
+                Group::Classic(g) => self.offsets.expired(g, now_ms, retention, &has_pending),
+                Group::Consumer(g) => {
+                    self.offsets
+                        .expired_consumer(g, now_ms, retention, &has_pending)
+                }
             };
             if !tombstones.is_empty() {
                 tracing::info!(group = %group_id, count = tombstones.len(), "offsets expired");
             }
             records.extend(tombstones);
-            if !all_expired {
+            // A group with an open transaction is kept (Kafka does the same).
+            if !all_expired || self.pending_txn_offsets.has_open_transactions_for(group_id) {
                 continue;
             }
             match group {
@@ -915,18 +1223,19 @@ impl GroupCoordinatorShard {
 
     /// Deletes every group's committed offsets for deleted topics (tombstones), as Kafka does
     /// when topics go away: a topic created again under the same name starts without them.
+    /// Pending transactional offsets of those topics get a tombstone too (one per partition).
     pub fn delete_topic_offsets(&mut self, topics: &[String]) -> Outcome<()> {
-        let records: Vec<CoordinatorRecord> = self
-            .offsets
-            .groups()
-            .flat_map(|(group, offsets)| {
-                offsets
-                    .keys()
-                    .filter(|(topic, _)| topics.contains(topic))
-                    .map(move |(topic, partition)| {
-                        crate::offsets::offset_tombstone(group, topic, *partition)
-                    })
-            })
+        let mut doomed = self.pending_txn_offsets.partitions_of_topics(topics);
+        for (group, offsets) in self.offsets.groups() {
+            for (topic, partition) in offsets.keys() {
+                if topics.contains(topic) {
+                    doomed.insert((group.clone(), topic.clone(), *partition));
+                }
+            }
+        }
+        let records: Vec<CoordinatorRecord> = doomed
+            .iter()
+            .map(|(group, topic, partition)| offset_tombstone(group, topic, *partition))
             .collect();
         self.apply_records(&records);
         Outcome {
@@ -939,6 +1248,9 @@ impl GroupCoordinatorShard {
     /// Every live record re-encoded: each group's last metadata record, then every committed
     /// offset. Replaying them into a new shard reproduces this shard's groups (as of their last
     /// record) and offsets; the runtime uses this to rewrite the partition and drop its past.
+    /// Pending transactional offsets are not included (they can only live in their
+    /// transactional batches): the runtime must not rewrite the partition while
+    /// [`Self::has_open_transactions`].
     pub fn snapshot_records(&self) -> Vec<CoordinatorRecord> {
         let mut records = Vec::new();
         for (id, group) in &self.groups {

@@ -63,7 +63,7 @@ fn offsets_are_checked_against_the_member_epoch() {
     let wanted = [("t".to_string(), vec![0])];
     let fetch = |c: &ConsumerHarness, member: Option<&str>, epoch| {
         c.h.shard
-            .fetch_offsets_as_member(G, member, epoch, Some(&wanted), c.h.now)
+            .fetch_offsets_as_member(G, member, epoch, Some(&wanted), false, c.h.now)
             .map(|o| o[0].committed_offset)
     };
     assert_eq!(fetch(&c, Some("a"), 2), Ok(10));

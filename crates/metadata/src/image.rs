@@ -40,6 +40,8 @@ pub struct MetadataImage {
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<Uuid, String>,
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
+    /// Every producer id below this one has been handed out.
+    next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -109,7 +111,18 @@ impl MetadataImage {
                     self.configs.remove(&ConfigResource::Topic(name));
                 }
             }
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => {
+                // Blocks only move forward, even if a record repeats an older one.
+                self.next_producer_id = self.next_producer_id.max(*next_producer_id);
+            }
         }
+    }
+
+    /// The first producer id not handed out yet.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
     }
 
     pub fn topic(&self, name: &str) -> Option<&TopicImage> {

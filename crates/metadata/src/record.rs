@@ -1,5 +1,5 @@
 //! The records of the metadata log. Their names follow KRaft's (TopicRecord, PartitionRecord,
-//! ConfigRecord, RemoveTopicRecord) so the Raft-replicated log that comes later keeps them.
+//! ConfigRecord, RemoveTopicRecord, ProducerIdsRecord) so the Raft-replicated log that comes later keeps them.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,4 +29,10 @@ pub enum MetadataRecord {
     },
     /// A topic and all its partitions were deleted.
     RemoveTopic { topic_id: Uuid },
+    /// A block of producer ids was handed to `broker_id`: every id below `next_producer_id` is
+    /// taken (KRaft's ProducerIdsRecord).
+    ProducerIds {
+        broker_id: i32,
+        next_producer_id: i64,
+    },
 }

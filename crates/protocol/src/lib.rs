@@ -4,6 +4,7 @@
 //! This is the only crate that imports `kafka-protocol`; the message structs it generates are
 //! re-exported as [`messages`] so the broker's handlers speak Kafka's own field names.
 
+pub mod client;
 pub mod frame;
 pub mod request;
 pub mod response;

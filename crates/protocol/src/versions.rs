@@ -24,6 +24,11 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
     ApiKey::DeleteGroups,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
@@ -31,6 +36,9 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::IncrementalAlterConfigs,
     ApiKey::OffsetDelete,
     ApiKey::DescribeCluster,
+    ApiKey::DescribeProducers,
+    ApiKey::DescribeTransactions,
+    ApiKey::ListTransactions,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
     ApiKey::DescribeTopicPartitions,
@@ -53,8 +61,19 @@ pub fn supported(api_key: ApiKey) -> Option<ApiRange> {
     Some(ApiRange {
         api_key,
         min_version: range.min,
-        max_version: range.max,
+        max_version: version_cap(api_key).map_or(range.max, |cap| cap.min(range.max)),
     })
+}
+
+/// Versions `kafka-protocol` knows but Strom does not serve: InitProducerId v6 is KIP-939's
+/// two-phase commit, and AddPartitionsToTxn/EndTxn/TxnOffsetCommit v5 are KIP-890's
+/// transaction version 2 (Strom implements transaction version 1).
+fn version_cap(api_key: ApiKey) -> Option<i16> {
+    match api_key {
+        ApiKey::InitProducerId => Some(5),
+        ApiKey::AddPartitionsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => Some(4),
+        _ => None,
+    }
 }
 
 /// Every implemented API with its range, for the ApiVersions response.

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod builder;
 pub mod compression;
+pub mod control;
 mod cursor;
 pub mod header;
 pub mod query;
@@ -20,6 +21,9 @@ pub mod varint;
 pub use batch::{batch_size, batches, BatchError, RecordBatch};
 pub use builder::{BuildError, RecordBatchBuilder};
 pub use compression::{compress, decompress, Compression, CompressionError};
+pub use control::{
+    build_marker_batch, parse_control_key, read_marker, ControlRecordType, EndTxnMarker,
+};
 pub use header::{BatchHeader, HeaderError, BATCH_HEADER_LEN, LOG_OVERHEAD};
 pub use query::{first_record_at_or_after, max_timestamp_record, OffsetAndTimestamp, QueryError};
 pub use record::{Header, HeaderIter, Headers, Record, RecordFormatError, RecordIter};

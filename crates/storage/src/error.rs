@@ -50,6 +50,10 @@ pub enum StorageError {
     /// The operation needs something this build cannot do yet (e.g. look inside a compressed batch).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A batch failed the idempotence / transaction checks; nothing was written.
+    /// [`crate::producer_state::ProducerStateError::kafka_error_code`] gives the produce error.
+    #[error(transparent)]
+    ProducerState(#[from] crate::producer_state::ProducerStateError),
 }
 
 impl StorageError {

@@ -14,6 +14,20 @@
 //! - Segment files are append-only except for `truncate_to` and recovery, so a [`ReadPlan`]
 //!   snapshot (file handles + byte lengths) stays valid outside the caller's lock.
 //! - Nothing read from disk is trusted: every length is checked before it is used.
+//!
+//! Producer state (idempotence and transactions, see [`crate::producer_state`]):
+//! - The producer state always describes the log up to `log_end_offset`: an append is checked
+//!   against a scratch copy first (all batches or none), written, and only then applied.
+//! - A retried batch (same producer, epoch and sequence range as one of the producer's last five)
+//!   is not written again: `append` answers with the original offsets and `duplicate: true`.
+//! - Every ABORT marker that completed a transaction has an entry in the `.txnindex` of the
+//!   segment holding it and in the in-memory copy; entries below the log start are forgotten, and
+//!   truncation removes those at or past the new end.
+//! - A snapshot `<offset>.snapshot` holds the producer state after every batch below `offset`;
+//!   one is written at each roll (new segment base) and at `close()` (log end), the two newest
+//!   are kept, none lies past the log end. `open` and `truncate_to` load the newest usable one and
+//!   replay the batch headers after it (rewriting the `.txnindex` entries of that range), so a
+//!   crash loses no producer state that the log still holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -23,7 +37,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use strom_records::header;
-use strom_records::BatchHeader;
+use strom_records::{read_marker, BatchHeader};
 
 use crate::checkpoint::{
     fsync_dir, fsync_file, read_log_start_offset, remove_if_exists, write_atomic,
@@ -31,11 +45,50 @@ use crate::checkpoint::{
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
+use crate::producer_state::{
+    AbortedTxn, BatchInfo, Origin, ProducerAppend, ProducerSnapshot, ProducerStateManager,
+};
 use crate::query;
 use crate::read::{PlanSegment, ReadPlan};
 use crate::recovery::BatchMeta;
 use crate::retention::{self, RetentionOutcome, SegmentSummary};
-use crate::segment::{parse_file_name, OpenMode, Segment, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
+use crate::segment::{
+    parse_file_name, OpenMode, Segment, INDEX_EXT, LOG_EXT, SEGMENT_EXTS, TIME_INDEX_EXT,
+    TXN_INDEX_EXT,
+};
+use crate::snapshot;
+use crate::txn_index::{self, AbortedTxns};
+
+/// Who appends to the log, which decides the producer state checks.
+#[derive(Clone, Copy)]
+pub enum AppendOrigin<'a> {
+    /// A producer. `verify_txn(producer_id, epoch)` answers whether the transaction coordinator
+    /// has this partition in that producer's ongoing transaction; it is called (under the log's
+    /// lock) only for a transactional batch that would start a transaction on this partition.
+    Client {
+        verify_txn: &'a dyn Fn(i64, i16) -> bool,
+    },
+    /// The broker itself: coordinator records and transaction markers. No sequence checks.
+    Coordinator,
+}
+
+impl std::fmt::Debug for AppendOrigin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AppendOrigin::Client { .. } => "Client",
+            AppendOrigin::Coordinator => "Coordinator",
+        })
+    }
+}
+
+impl<'a> From<AppendOrigin<'a>> for Origin<'a> {
+    fn from(o: AppendOrigin<'a>) -> Self {
+        match o {
+            AppendOrigin::Client { verify_txn } => Origin::Client { verify_txn },
+            AppendOrigin::Coordinator => Origin::Coordinator,
+        }
+    }
+}
 
 /// What `append` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +104,10 @@ pub struct AppendInfo {
     pub offset_of_max_timestamp: i64,
     pub batches: usize,
     pub bytes: usize,
+    /// The request was a retry of a batch already in the log: nothing was written,
+    /// `first_offset`/`last_offset` are the original batch's, `log_append_time_ms` is `None`,
+    /// `batches` and `bytes` are 0.
+    pub duplicate: bool,
 }
 
 /// What `open` found and repaired.
@@ -114,6 +171,8 @@ pub struct Log {
     log_start_offset: i64,
     poisoned: Arc<AtomicBool>,
     durable: Arc<AtomicI64>,
+    producers: ProducerStateManager,
+    aborted: AbortedTxns,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -158,7 +217,9 @@ impl Log {
                 Some((base, LOG_EXT)) => {
                     bases.insert(base);
                 }
-                Some((base, INDEX_EXT | TIME_INDEX_EXT)) => index_files.push((base, entry.path())),
+                Some((base, INDEX_EXT | TIME_INDEX_EXT | TXN_INDEX_EXT)) => {
+                    index_files.push((base, entry.path()));
+                }
                 _ => {}
             }
         }
@@ -197,7 +258,7 @@ impl Log {
                         "segment ends before the next one starts; dropping the later segments"
                     );
                     for &b in &dropped {
-                        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+                        for ext in SEGMENT_EXTS {
                             remove_if_exists(&dir.join(crate::segment::file_name(b, ext)))?;
                         }
                     }
@@ -221,6 +282,8 @@ impl Log {
             log_start_offset: 0,
             poisoned: Arc::new(AtomicBool::new(false)),
             durable: Arc::new(AtomicI64::new(0)),
+            producers: ProducerStateManager::new(),
+            aborted: AbortedTxns::default(),
         };
         let first_base = log.first_segment().base_offset();
         log.log_start_offset = checkpoint.map_or(first_base, |c| c.max(first_base));
@@ -234,6 +297,7 @@ impl Log {
             let start = log.log_start_offset;
             log.truncate_fully_and_start_at(start, now_ms)?;
         }
+        log.rebuild_producer_state()?;
         if clean {
             remove_if_exists(&marker)?;
         } else {
@@ -344,25 +408,72 @@ impl Log {
     /// is covered by the CRC) in place, then writes all of it with one positional write to the
     /// active segment, rolling first when needed. Timestamps are taken from the headers as the
     /// validator left them.
+    ///
+    /// Batches with a producer id are first checked against the producer state (Kafka's
+    /// `analyzeAndValidateProducerState`): a failed check (`StorageError::ProducerState`) writes
+    /// nothing. For a client, the first batch that repeats one of its producer's last five
+    /// batches makes the whole call a duplicate: nothing is written and the original batch's
+    /// offsets are returned with `duplicate: true`.
     pub fn append(
         &mut self,
         batches: &mut [u8],
+        origin: AppendOrigin<'_>,
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
         self.check_writable()?;
         let headers = parse_request(batches)?;
         let first_offset = self.log_end_offset();
+        let is_client = matches!(origin, AppendOrigin::Client { .. });
+        let origin = Origin::from(origin);
+
+        let mut producer_append = ProducerAppend::new(&self.producers);
         let mut count: i64 = 0;
         let mut incoming_max_ts = i64::MIN;
         let mut log_append_time = None;
-        for (_, h) in &headers {
+        for (pos, h) in &headers {
+            let base = first_offset + count;
             count += i64::from(h.last_offset_delta) + 1;
             if h.is_log_append_time() && log_append_time.is_none() {
                 log_append_time = Some(h.max_timestamp);
             }
             incoming_max_ts = incoming_max_ts.max(h.max_timestamp);
+            if h.producer_id < 0 {
+                continue;
+            }
+            let marker = match h.is_control() {
+                true => batches
+                    .get(*pos..*pos + h.total_len())
+                    .and_then(read_marker),
+                false => None,
+            };
+            let info = batch_info(h, base, marker);
+            if is_client {
+                if let Some(dup) = producer_append.find_duplicate(&info) {
+                    tracing::debug!(
+                        dir = %self.dir.display(),
+                        producer_id = h.producer_id,
+                        first_sequence = h.base_sequence,
+                        first_offset = dup.first_offset,
+                        "duplicate batch; answering with the original offsets"
+                    );
+                    return Ok(AppendInfo {
+                        first_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        log_append_time_ms: None,
+                        max_timestamp: dup.timestamp,
+                        offset_of_max_timestamp: dup.last_offset,
+                        batches: 0,
+                        bytes: 0,
+                        duplicate: true,
+                    });
+                }
+            }
+            producer_append
+                .append(&info, origin)
+                .map_err(StorageError::ProducerState)?;
         }
+        let update = producer_append.finish();
         let last_offset = first_offset + count - 1;
         if self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms) {
             let r = self.roll_inner(now_ms);
@@ -398,6 +509,16 @@ impl Log {
         let interval = self.config.index_interval_bytes;
         let r = self.active_mut().append(batches, &metas, interval, now_ms);
         self.guard(r, true)?;
+        let aborted = update.aborted.clone();
+        self.producers.apply(update);
+        if !aborted.is_empty() {
+            let path = self.active().txn_index_path();
+            for t in aborted {
+                let r = txn_index::append(&path, &t);
+                self.guard(r, true)?;
+                self.aborted.insert(t);
+            }
+        }
         Ok(AppendInfo {
             first_offset,
             last_offset,
@@ -406,6 +527,7 @@ impl Log {
             offset_of_max_timestamp: offset_of_max,
             batches: metas.len(),
             bytes: batches.len(),
+            duplicate: false,
         })
     }
 
@@ -423,7 +545,8 @@ impl Log {
             || last_offset - seg.base_offset() > i64::from(i32::MAX)
     }
 
-    /// Closes the active segment (fsync, index files) and starts a new one at the log end offset.
+    /// Closes the active segment (fsync, index files) and starts a new one at the log end offset,
+    /// with a producer state snapshot at its base.
     fn roll_inner(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let leo = self.log_end_offset();
         if self.active().is_empty() {
@@ -432,10 +555,12 @@ impl Log {
         let active = self.active_mut();
         active.flush()?;
         active.write_indexes()?;
+        txn_index::sync(&active.txn_index_path())?;
         self.durable.fetch_max(leo, Ordering::AcqRel);
         let seg = Segment::create(&self.dir, leo, now_ms)?;
         fsync_dir(&self.dir)?;
         self.segments.insert(leo, seg);
+        snapshot::write(&self.dir, leo, &self.producers)?;
         tracing::info!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
         Ok(())
     }
@@ -627,7 +752,18 @@ impl Log {
         }
         let first = self.first_segment().base_offset();
         self.log_start_offset = self.log_start_offset.max(first);
+        self.on_log_start_moved();
         Ok((n, bytes))
+    }
+
+    /// Forgets the aborted transactions and producers the log start left behind (Kafka's
+    /// `truncateHead`).
+    fn on_log_start_moved(&mut self) {
+        self.aborted.drop_below(self.log_start_offset);
+        let removed = self.producers.truncate_head(self.log_start_offset);
+        if removed > 0 {
+            tracing::debug!(dir = %self.dir.display(), removed, "removed producers below the log start");
+        }
     }
 
     /// Deletes old segments by log start offset, `retention.bytes` and `retention.ms`
@@ -724,6 +860,7 @@ impl Log {
             self.log_start_offset = leo;
             write_log_start_offset(&self.dir, leo)?;
         }
+        self.rebuild_producer_state()?;
         tracing::info!(dir = %self.dir.display(), target = offset, log_end_offset = leo, removed_bytes = removed, "truncated log");
         Ok(())
     }
@@ -743,16 +880,139 @@ impl Log {
         self.log_start_offset = offset;
         write_log_start_offset(&self.dir, offset)?;
         self.durable.store(offset, Ordering::Release);
+        self.producers = ProducerStateManager::new();
+        self.aborted.clear();
+        snapshot::delete_all(&self.dir)?;
         tracing::info!(dir = %self.dir.display(), offset, "truncated log fully");
         Ok(())
     }
 
-    /// Flushes, writes the active segment's indexes and the clean-shutdown marker.
+    /// Earliest first offset of any ongoing transaction; the last stable offset is the minimum of
+    /// this and the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producers.first_unstable_offset()
+    }
+
+    /// Aborted transactions a READ_COMMITTED fetch of `[fetch_offset, upper_bound_offset)` must
+    /// report: marker at or after `fetch_offset`, first offset below `upper_bound_offset`,
+    /// ordered by first offset.
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        self.aborted.collect(fetch_offset, upper_bound_offset)
+    }
+
+    /// Every producer's state (DescribeProducers).
+    pub fn producers(&self) -> Vec<ProducerSnapshot> {
+        self.producers.snapshots()
+    }
+
+    /// Whether `producer_id` has an ongoing transaction on this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
+        self.producers.has_ongoing_txn(producer_id)
+    }
+
+    /// Removes producers without an ongoing transaction whose last write is at least
+    /// `producer_id_expiration_ms` old (Kafka's `producer.id.expiration.ms`). Returns how many.
+    pub fn remove_expired_producers(
+        &mut self,
+        now_ms: i64,
+        producer_id_expiration_ms: i64,
+    ) -> usize {
+        self.producers
+            .remove_expired(now_ms, producer_id_expiration_ms)
+    }
+
+    /// Rebuilds the producer state and the aborted transactions from the newest snapshot at or
+    /// below the log end and the batches after it. The `.txnindex` entries of the replayed range
+    /// are removed first and written again by the replay, so none is lost or duplicated.
+    fn rebuild_producer_state(&mut self) -> Result<(), StorageError> {
+        let leo = self.log_end_offset();
+        let first_base = self.first_segment().base_offset();
+        snapshot::delete_above(&self.dir, leo)?;
+        let (start, state) = match snapshot::load_newest(&self.dir, leo)? {
+            Some((offset, state)) => (offset.max(first_base), state),
+            None => (first_base, ProducerStateManager::new()),
+        };
+        self.producers = state;
+        self.aborted.clear();
+        for seg in self.segments.values() {
+            let (base, next) = (seg.base_offset(), seg.next_offset());
+            for t in txn_index::truncate_from(&seg.txn_index_path(), start)? {
+                if (base..next).contains(&t.last_offset) {
+                    self.aborted.insert(t);
+                } else {
+                    tracing::warn!(
+                        path = %seg.txn_index_path().display(),
+                        last_offset = t.last_offset,
+                        "ignoring transaction index entry outside its segment"
+                    );
+                }
+            }
+        }
+        let replayed = self.replay(start)?;
+        self.on_log_start_moved();
+        tracing::debug!(
+            dir = %self.dir.display(),
+            from = start,
+            batches = replayed,
+            producers = self.producers.len(),
+            aborted_txns = self.aborted.len(),
+            "rebuilt producer state"
+        );
+        Ok(())
+    }
+
+    /// Applies the batches from `start` to the log end to the producer state without checks,
+    /// appending the aborted transactions found to the `.txnindex` files. A damaged header ends
+    /// the replay of its segment (with a warning). Returns the number of batches replayed.
+    fn replay(&mut self, start: i64) -> Result<u64, StorageError> {
+        let mut state = std::mem::take(&mut self.producers);
+        let mut found: Vec<(PathBuf, AbortedTxn)> = Vec::new();
+        let mut replayed = 0u64;
+        let first = self
+            .segments
+            .range(..=start)
+            .next_back()
+            .map_or(i64::MIN, |(b, _)| *b);
+        for seg in self.segments.range(first..).map(|(_, s)| s) {
+            let r = replay_segment(seg, start, &mut state, &mut found);
+            match r {
+                Ok(n) => replayed += n,
+                Err(e @ StorageError::Corrupt { .. }) => {
+                    tracing::warn!(segment = %seg.log_path().display(), error = %e, "stopping producer state replay of a damaged segment");
+                }
+                Err(e) => {
+                    self.producers = state;
+                    return Err(e);
+                }
+            }
+        }
+        self.producers = state;
+        let mut touched = BTreeSet::new();
+        for (path, t) in found {
+            txn_index::append(&path, &t)?;
+            self.aborted.insert(t);
+            touched.insert(path);
+        }
+        // A later snapshot will vouch for these entries: make them durable now.
+        for path in touched {
+            txn_index::sync(&path)?;
+        }
+        Ok(replayed)
+    }
+
+    /// Flushes, writes the active segment's indexes, a producer state snapshot at the log end and
+    /// the clean-shutdown marker.
     pub fn close(mut self) -> Result<(), StorageError> {
         self.check_writable()?;
         let active = self.active_mut();
         active.flush()?;
         active.write_indexes()?;
+        txn_index::sync(&active.txn_index_path())?;
+        snapshot::write(&self.dir, self.log_end_offset(), &self.producers)?;
         write_atomic(&self.dir, CLEAN_SHUTDOWN_FILE, b"")?;
         tracing::info!(dir = %self.dir.display(), log_end_offset = self.log_end_offset(), "closed partition log");
         Ok(())
@@ -767,6 +1027,64 @@ impl Log {
         tracing::info!(dir = %self.dir.display(), "deleted partition log");
         Ok(())
     }
+}
+
+/// What the producer state needs of a batch the log places at `base_offset`.
+fn batch_info(
+    h: &BatchHeader,
+    base_offset: i64,
+    marker: Option<strom_records::EndTxnMarker>,
+) -> BatchInfo {
+    BatchInfo {
+        producer_id: h.producer_id,
+        epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        last_offset_delta: h.last_offset_delta,
+        first_offset: base_offset,
+        last_offset: base_offset + i64::from(h.last_offset_delta),
+        max_timestamp: h.max_timestamp,
+        transactional: h.is_transactional(),
+        control: h.is_control(),
+        marker,
+    }
+}
+
+/// Replays the batches of `seg` that start at or after `start`.
+fn replay_segment(
+    seg: &Segment,
+    start: i64,
+    state: &mut ProducerStateManager,
+    found: &mut Vec<(PathBuf, AbortedTxn)>,
+) -> Result<u64, StorageError> {
+    let mut pos = seg.position_of(start)?;
+    let mut n = 0;
+    while pos < seg.size() {
+        let h = seg.read_header(pos)?;
+        if h.producer_id >= 0 && h.base_offset >= start {
+            let marker = match h.is_control() {
+                true => read_marker(&seg.read_bytes(pos, h.total_len())?),
+                false => None,
+            };
+            if h.is_control() && marker.is_none() {
+                tracing::warn!(segment = %seg.log_path().display(), offset = h.base_offset, "skipping a control batch without a readable marker");
+            } else {
+                let mut append = ProducerAppend::new(state);
+                if append
+                    .append(&batch_info(&h, h.base_offset, marker), Origin::Replay)
+                    .is_ok()
+                {
+                    let update = append.finish();
+                    for t in &update.aborted {
+                        found.push((seg.txn_index_path(), *t));
+                    }
+                    state.apply(update);
+                }
+            }
+            n += 1;
+        }
+        pos += h.total_len() as u64;
+    }
+    Ok(n)
 }
 
 fn corrupt(seg: &Segment, position: u64, reason: String) -> StorageError {

@@ -22,6 +22,10 @@ use crate::time_index::TimeIndex;
 pub const LOG_EXT: &str = "log";
 pub const INDEX_EXT: &str = "index";
 pub const TIME_INDEX_EXT: &str = "timeindex";
+/// Aborted transactions whose ABORT marker is in the segment (see [`crate::txn_index`]).
+pub const TXN_INDEX_EXT: &str = "txnindex";
+/// Every file that belongs to a segment.
+pub const SEGMENT_EXTS: [&str; 4] = [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT];
 
 /// `00000000000000000042.log` and friends.
 pub fn file_name(base_offset: i64, ext: &str) -> String {
@@ -108,7 +112,7 @@ impl Segment {
             .truncate(true)
             .open(&path)
             .ctx(|| format!("create segment {}", path.display()))?;
-        for ext in [INDEX_EXT, TIME_INDEX_EXT] {
+        for ext in [INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT] {
             remove_if_exists(&dir.join(file_name(base_offset, ext)))?;
         }
         Ok(Segment::blank(dir, base_offset, file, now_ms))
@@ -397,7 +401,7 @@ impl Segment {
 
     /// Unlinks the segment's files. Open `Arc<File>` handles keep the data readable.
     pub fn delete_files(&self) -> Result<(), StorageError> {
-        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+        for ext in SEGMENT_EXTS {
             remove_if_exists(&self.dir.join(file_name(self.base_offset, ext)))?;
         }
         Ok(())
@@ -420,6 +424,10 @@ impl Segment {
     }
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+    /// Path of the segment's `.txnindex` (which may not exist).
+    pub fn txn_index_path(&self) -> PathBuf {
+        self.dir.join(file_name(self.base_offset, TXN_INDEX_EXT))
     }
     pub fn offset_index(&self) -> &OffsetIndex {
         &self.offset_index

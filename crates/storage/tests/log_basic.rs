@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use strom_records::BatchHeader;
-use strom_storage::{Log, LogConfig, StorageError};
+use strom_storage::{AppendOrigin, Log, LogConfig, StorageError};
 
 #[test]
 fn append_and_read_back_byte_for_byte() {
@@ -42,7 +42,9 @@ fn multi_batch_append_is_contiguous() {
     let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
     let mut req = simple(3, 10, 5);
     req.extend(simple(2, 20, 5));
-    let info = log.append(&mut req, -1, 0).unwrap();
+    let info = log
+        .append(&mut req, AppendOrigin::Coordinator, -1, 0)
+        .unwrap();
     assert_eq!(
         (info.first_offset, info.last_offset, info.batches),
         (0, 4, 2)
@@ -50,7 +52,9 @@ fn multi_batch_append_is_contiguous() {
     assert_eq!((info.max_timestamp, info.offset_of_max_timestamp), (20, 4));
     let got = read_all(&log, 0);
     assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![0, 3]);
-    let info = log.append(&mut simple(1, 5, 5), -1, 0).unwrap();
+    let info = log
+        .append(&mut simple(1, 5, 5), AppendOrigin::Coordinator, -1, 0)
+        .unwrap();
     assert_eq!(info.first_offset, 5);
 }
 
@@ -61,11 +65,11 @@ fn invalid_append_is_rejected_and_leaves_log_alone() {
     let mut b = simple(1, 1, 10);
     b.pop();
     assert!(matches!(
-        log.append(&mut b, -1, 0),
+        log.append(&mut b, AppendOrigin::Coordinator, -1, 0),
         Err(StorageError::InvalidBatch { .. })
     ));
     assert!(matches!(
-        log.append(&mut [], -1, 0),
+        log.append(&mut [], AppendOrigin::Coordinator, -1, 0),
         Err(StorageError::InvalidBatch { .. })
     ));
     assert_eq!(log.log_end_offset(), 0);

@@ -31,6 +31,9 @@ enum Command {
     /// List, describe and delete consumer groups, and reset their offsets.
     #[command(subcommand)]
     Group(cli::group::GroupCommand),
+    /// List and describe transactions and the producers writing to a topic.
+    #[command(subcommand)]
+    Txn(cli::txn::TxnCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Consume(cmd) => cli::run(cli::consume::run(cmd)),
         Command::Cluster(cmd) => cli::run(cli::cluster::run(cmd)),
         Command::Group(cmd) => cli::run(cli::group::run(cmd)),
+        Command::Txn(cmd) => cli::run(cli::txn::run(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

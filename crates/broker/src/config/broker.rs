@@ -545,6 +545,26 @@ impl BrokerConfig {
     pub fn producer_id_expiration_ms(&self) -> i32 {
         self.int("producer.id.expiration.ms")
     }
+
+    /// `producer.id.expiration.check.interval.ms`.
+    pub fn producer_id_expiration_check_interval_ms(&self) -> i32 {
+        self.int("producer.id.expiration.check.interval.ms")
+    }
+
+    /// `transaction.max.timeout.ms`.
+    pub fn transaction_max_timeout_ms(&self) -> i32 {
+        self.int("transaction.max.timeout.ms")
+    }
+
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    pub fn transaction_abort_timed_out_cleanup_interval_ms(&self) -> i32 {
+        self.int("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+    }
+
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    pub fn transaction_remove_expired_cleanup_interval_ms(&self) -> i32 {
+        self.int("transaction.remove.expired.transaction.cleanup.interval.ms")
+    }
 }
 
 fn known(name: &str) -> Result<&'static ConfigDef, ConfigError> {

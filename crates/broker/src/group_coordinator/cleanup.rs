@@ -2,7 +2,8 @@
 //! cleaner (log compaction) exists: when a partition has grown well past its live state, the
 //! shard's live records are written again at the end of the log, and everything before them is
 //! deleted. Replaying from the new log start rebuilds exactly the same state, because the
-//! snapshot is taken and appended under the shard's lock, after every earlier record.
+//! snapshot is taken and appended under the shard's lock, after every earlier record, and only
+//! while no transaction is open on the partition.
 
 use std::sync::atomic::Ordering;
 
@@ -23,6 +24,14 @@ pub async fn maybe_clean(shard: &Shard) {
     }
     let (snapshot_start, durable_at, records) = {
         let state = shard.state.lock();
+        // The snapshot holds committed state only: offsets of open transactions live in their
+        // transactional batches, which must stay until their markers decide them (and a
+        // snapshot written after them would reorder which commit is the latest).
+        if state.has_open_transactions()
+            || shard.partition.last_stable_offset() < shard.partition.log_end_offset()
+        {
+            return;
+        }
         let snapshot_start = shard.partition.log_end_offset();
         let records = state.snapshot_records();
         let durable_at = write::append_records(&shard.partition, &records, now_ms());

@@ -11,8 +11,8 @@
 //! operations or timers as completions, delivered through one-shot channels.
 
 mod cleanup;
-mod load;
-mod write;
+pub(crate) mod load;
+pub(crate) mod write;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,8 @@ use strom_coordinator::{
 };
 use strom_protocol::ResponseError;
 use tokio::sync::oneshot;
+
+use strom_storage::{AppendInfo, AppendOrigin, StorageError};
 
 use crate::controller::NewTopic;
 use crate::error::ApiError;
@@ -159,6 +161,14 @@ impl GroupCoordinator {
         Ok(())
     }
 
+    /// The `__consumer_offsets` partition of `group_id`, once the coordinator is ready.
+    pub fn partition_for(&self, group_id: &str) -> Result<i32, ApiError> {
+        match *self.num_partitions.read() {
+            Some(partitions) => Ok(strom_coordinator::partition_for_group(group_id, partitions)),
+            None => Err(ApiError::new(ResponseError::CoordinatorNotAvailable)),
+        }
+    }
+
     /// The shard that coordinates `group_id`, once the coordinator is ready.
     pub fn shard_for(&self, group_id: &str) -> Result<Arc<Shard>, ApiError> {
         let Some(partitions) = *self.num_partitions.read() else {
@@ -170,6 +180,30 @@ impl GroupCoordinator {
             .get(&index)
             .cloned()
             .ok_or_else(|| ApiError::new(ResponseError::CoordinatorNotAvailable))
+    }
+
+    /// Appends a transaction's end marker to a `__consumer_offsets` partition and, in the same
+    /// critical section, applies (commit) or drops (abort) the producer's pending offsets.
+    pub fn append_txn_marker(
+        &self,
+        partition: &Partition,
+        marker: &mut [u8],
+        producer_id: i64,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let shard = self.shards.read().get(&partition.index).cloned();
+        match shard {
+            Some(shard) => {
+                let mut state = shard.state.lock();
+                let info = shard
+                    .partition
+                    .append(marker, AppendOrigin::Coordinator, now_ms)?;
+                state.complete_transaction(producer_id, commit);
+                Ok(info)
+            }
+            None => partition.append(marker, AppendOrigin::Coordinator, now_ms),
+        }
     }
 
     /// Every loaded shard.
@@ -195,6 +229,17 @@ impl GroupCoordinator {
         shard: &Shard,
         op: impl FnOnce(&mut GroupCoordinatorShard, RequestId, i64) -> Outcome<T>,
     ) -> Answer<T> {
+        self.run_as(shard, None, op).await
+    }
+
+    /// [`Self::run`] whose records are written on behalf of a transactional producer
+    /// (`producer`: id and epoch), as one transactional batch (TxnOffsetCommit).
+    pub async fn run_as<T>(
+        &self,
+        shard: &Shard,
+        producer: Option<(i64, i16)>,
+        op: impl FnOnce(&mut GroupCoordinatorShard, RequestId, i64) -> Outcome<T>,
+    ) -> Answer<T> {
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
         self.pending.lock().insert(request_id, sender);
@@ -202,7 +247,7 @@ impl GroupCoordinator {
             let mut state = shard.state.lock();
             let now = now_ms();
             let outcome = op(&mut state, request_id, now);
-            let wrote = write::append_records(&shard.partition, &outcome.records, now);
+            let wrote = write::append_records_as(&shard.partition, &outcome.records, producer, now);
             // Even an operation that wrote nothing may have read state whose records are still
             // on their way to disk: its answer waits for them too (free when they are durable).
             let durable_at = wrote.unwrap_or_else(|| shard.partition.log_end_offset());

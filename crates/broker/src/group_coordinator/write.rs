@@ -1,7 +1,9 @@
-//! Writing coordinator records to a `__consumer_offsets` partition as one uncompressed batch.
+//! Writing coordinator records to a coordinator partition (`__consumer_offsets`,
+//! `__transaction_state`) as one uncompressed batch.
 
 use strom_coordinator::CoordinatorRecord;
 use strom_records::{Compression, RecordBatchBuilder};
+use strom_storage::AppendOrigin;
 
 use crate::error::halt;
 use crate::partition::Partition;
@@ -13,10 +15,25 @@ pub fn append_records(
     records: &[CoordinatorRecord],
     now_ms: i64,
 ) -> Option<i64> {
+    append_records_as(partition, records, None, now_ms)
+}
+
+/// [`append_records`] for records written on behalf of a transactional producer
+/// (TxnOffsetCommit): one transactional batch with that producer id and epoch, which the
+/// transaction's end marker on the partition later commits or aborts.
+pub fn append_records_as(
+    partition: &Partition,
+    records: &[CoordinatorRecord],
+    producer: Option<(i64, i16)>,
+    now_ms: i64,
+) -> Option<i64> {
     if records.is_empty() {
         return None;
     }
     let mut builder = RecordBatchBuilder::new(Compression::None);
+    if let Some((producer_id, epoch)) = producer {
+        builder = builder.producer(producer_id, epoch, -1).transactional(true);
+    }
     for record in records {
         builder.append(now_ms, Some(&record.key), record.value.as_deref(), &[]);
     }
@@ -24,10 +41,16 @@ pub fn append_records(
         Ok(batch) => batch,
         Err(error) => halt("cannot build a coordinator record batch", &error),
     };
-    match partition.append(&mut batch, now_ms) {
+    match partition.append(&mut batch, AppendOrigin::Coordinator, now_ms) {
         Ok(info) => Some(info.last_offset + 1),
         // The state already reflects these records; a log that cannot take them would let the
         // two diverge, which only a restart (replaying the log) can repair.
-        Err(error) => halt("cannot append to __consumer_offsets", &error),
+        Err(error) => halt(
+            &format!(
+                "cannot append to coordinator partition {}-{}",
+                partition.topic, partition.index
+            ),
+            &error,
+        ),
     }
 }

@@ -5,6 +5,10 @@
 //! run in one blocking task, outside any lock. A waiting fetch registers with each partition it
 //! reads and is woken by the next append to any of them (Kafka's fetch purgatory).
 //!
+//! Isolation: a `read_committed` fetch reads no further than the last stable offset and lists
+//! the aborted transactions among the batches it returns, so the client drops their records;
+//! `read_uncommitted` reads up to the high watermark.
+//!
 //! Fetch sessions (KIP-227): Strom answers every fetch in full and never creates a session
 //! (session id 0), which the protocol allows; clients then keep sending full fetches. An
 //! incremental fetch naming a session gets FETCH_SESSION_ID_NOT_FOUND and starts over.
@@ -13,10 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use strom_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use strom_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use strom_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use strom_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use strom_protocol::ResponseError;
-use strom_storage::{ReadPlan, StorageError};
+use strom_storage::{AbortedTxn, ReadPlan, StorageError};
 use tokio::sync::Notify;
 
 use super::sb;
@@ -40,6 +46,8 @@ struct Answer {
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
+    /// For `read_committed`: the aborted transactions among the returned batches.
+    aborted: Vec<AbortedTxn>,
 }
 
 pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> FetchResponse {
@@ -81,13 +89,14 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     let deadline = tokio::time::Instant::now() + max_wait;
     let notify = Arc::new(Notify::new());
     let mut shutdown = broker.shutdown_signal();
+    let read_committed = request.isolation_level == 1;
     let answers = loop {
         for w in &wanted {
             if let Ok(partition) = &w.partition {
                 partition.register_waiter(&notify);
             }
         }
-        let answers = read_all(&wanted, request.max_bytes).await;
+        let answers = read_all(&wanted, request.max_bytes, read_committed).await;
         let bytes: usize = answers.iter().map(|a| a.records.len()).sum();
         let any_error = answers.iter().any(|a| a.error.is_some());
         if bytes >= request.min_bytes.max(0) as usize
@@ -102,12 +111,11 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             // A parked fetch answers with what it has when the broker stops.
             _ = shutdown.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {
-                break read_all(&wanted, request.max_bytes).await;
+                break read_all(&wanted, request.max_bytes, read_committed).await;
             }
         }
     };
 
-    let read_committed = request.isolation_level == 1;
     let mut responses: Vec<FetchableTopicResponse> = request
         .topics
         .iter()
@@ -131,7 +139,17 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             .with_log_start_offset(answer.log_start_offset)
             .with_records(Some(answer.records));
         if read_committed {
-            data.aborted_transactions = Some(Vec::new());
+            data.aborted_transactions = Some(
+                answer
+                    .aborted
+                    .iter()
+                    .map(|txn| {
+                        AbortedTransaction::default()
+                            .with_producer_id(ProducerId(txn.producer_id))
+                            .with_first_offset(txn.first_offset)
+                    })
+                    .collect(),
+            );
         }
         if version >= 11 {
             data.preferred_read_replica = BrokerId(-1);
@@ -147,10 +165,10 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
 }
 
 /// Plans every partition under its lock, then reads them all in one blocking task.
-async fn read_all(wanted: &[Wanted], max_bytes: i32) -> Vec<Answer> {
+async fn read_all(wanted: &[Wanted], max_bytes: i32, read_committed: bool) -> Vec<Answer> {
     let mut plans: Vec<Result<Planned, Answer>> = Vec::with_capacity(wanted.len());
     for w in wanted {
-        plans.push(plan(w));
+        plans.push(plan(w, read_committed));
     }
     let max_bytes = max_bytes.max(0) as usize;
     let read = tokio::task::spawn_blocking(move || {
@@ -165,7 +183,16 @@ async fn read_all(wanted: &[Wanted], max_bytes: i32) -> Vec<Answer> {
                     Ok(data) => {
                         remaining = remaining.saturating_sub(data.records.len());
                         returned_any |= !data.records.is_empty();
-                        planned.answer(None, data.records)
+                        let mut answer = planned.answer(None, Bytes::new());
+                        if planned.read_committed {
+                            if let Some(upper) = data.next_offset {
+                                answer.aborted = planned
+                                    .partition
+                                    .aborted_transactions(planned.plan.fetch_offset(), upper);
+                            }
+                        }
+                        answer.records = data.records;
+                        answer
                     }
                     Err(error) => {
                         tracing::error!(%error, "fetch read failed");
@@ -186,6 +213,8 @@ async fn read_all(wanted: &[Wanted], max_bytes: i32) -> Vec<Answer> {
 
 /// A partition ready to be read, with the offsets as they were when it was planned.
 struct Planned {
+    partition: Arc<Partition>,
+    read_committed: bool,
     plan: ReadPlan,
     partition_max_bytes: usize,
     high_watermark: i64,
@@ -201,11 +230,12 @@ impl Planned {
             high_watermark: self.high_watermark,
             last_stable_offset: self.last_stable_offset,
             log_start_offset: self.log_start_offset,
+            aborted: Vec::new(),
         }
     }
 }
 
-fn plan(w: &Wanted) -> Result<Planned, Answer> {
+fn plan(w: &Wanted, read_committed: bool) -> Result<Planned, Answer> {
     let partition = match &w.partition {
         Ok(partition) => partition,
         Err(error) => return Err(empty_answer(Some(*error), None)),
@@ -229,8 +259,15 @@ fn plan(w: &Wanted) -> Result<Planned, Answer> {
     let high_watermark = partition.high_watermark();
     let last_stable_offset = partition.last_stable_offset();
     let log_start_offset = partition.log_start_offset();
-    match partition.read_plan(w.fetch_offset, high_watermark) {
+    let max_offset = if read_committed {
+        last_stable_offset
+    } else {
+        high_watermark
+    };
+    match partition.read_plan(w.fetch_offset, max_offset) {
         Ok(plan) => Ok(Planned {
+            partition: partition.clone(),
+            read_committed,
             plan,
             partition_max_bytes: w.partition_max_bytes.max(0) as usize,
             high_watermark,
@@ -258,5 +295,6 @@ fn empty_answer(error: Option<ResponseError>, partition: Option<&Arc<Partition>>
         high_watermark: partition.map(|p| p.high_watermark()).unwrap_or(-1),
         last_stable_offset: partition.map(|p| p.last_stable_offset()).unwrap_or(-1),
         log_start_offset: partition.map(|p| p.log_start_offset()).unwrap_or(-1),
+        aborted: Vec::new(),
     }
 }

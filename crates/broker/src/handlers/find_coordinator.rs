@@ -1,5 +1,6 @@
-//! FindCoordinator: every group's coordinator is this node (it hosts every partition of
-//! `__consumer_offsets`). The first request creates and loads that topic.
+//! FindCoordinator: every group's and every transactional id's coordinator is this node (it
+//! hosts every partition of `__consumer_offsets` and `__transaction_state`). The first request
+//! of each kind creates and loads that topic.
 
 use std::sync::Arc;
 
@@ -35,21 +36,22 @@ pub async fn handle(
     } else {
         KEY_TYPE_GROUP
     };
-    let ready = if key_type == KEY_TYPE_GROUP && keys.iter().any(|k| !k.is_empty()) {
+    let ready = if keys.iter().all(|k| k.is_empty()) {
+        Ok(())
+    } else if key_type == KEY_TYPE_GROUP {
         blocking(broker, |broker| broker.groups.ensure_ready(broker)).await
+    } else if key_type == KEY_TYPE_TRANSACTION {
+        blocking(broker, |broker| broker.txns.ensure_ready(broker)).await
     } else {
         Ok(())
     };
     let results: Vec<Result<(), ApiError>> = keys
         .iter()
         .map(|key| match key_type {
-            KEY_TYPE_GROUP if key.is_empty() => Err(ApiError::new(ResponseError::InvalidRequest)),
-            KEY_TYPE_GROUP => ready.clone(),
-            // Transactions arrive with the exactly-once issue.
-            KEY_TYPE_TRANSACTION => Err(ApiError::with_message(
-                ResponseError::CoordinatorNotAvailable,
-                "transactions are not supported yet",
-            )),
+            KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION if key.is_empty() => {
+                Err(ApiError::new(ResponseError::InvalidRequest))
+            }
+            KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => ready.clone(),
             _ => Err(ApiError::with_message(
                 ResponseError::InvalidRequest,
                 format!("unknown coordinator key type {key_type}"),

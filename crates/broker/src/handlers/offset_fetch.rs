@@ -20,6 +20,8 @@ pub async fn handle(
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
+    // KIP-447: a consumer that must not see offsets of open transactions asks for stable ones.
+    let require_stable = version >= 7 && request.require_stable;
     if version >= 8 {
         let mut groups = Vec::with_capacity(request.groups.len());
         for group in &request.groups {
@@ -32,6 +34,7 @@ pub async fn handle(
                 });
                 let member = group.member_id.as_ref().map(|m| m.to_string());
                 let (error_code, offsets) = fetch(
+                    require_stable,
                     broker,
                     &group.group_id,
                     member.as_deref(),
@@ -77,8 +80,15 @@ pub async fn handle(
             .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let (error_code, mut offsets) =
-        fetch(broker, &request.group_id, None, -1, wanted.clone()).await;
+    let (error_code, mut offsets) = fetch(
+        require_stable,
+        broker,
+        &request.group_id,
+        None,
+        -1,
+        wanted.clone(),
+    )
+    .await;
     if version < 2 && error_code != 0 {
         // v0-1 have no group-level error: each requested partition carries it, as in Kafka.
         offsets = wanted
@@ -129,6 +139,7 @@ pub async fn handle(
 /// The offsets of one group, or a group-level error. A consumer-protocol member (KIP-848) names
 /// itself and its epoch, which the coordinator checks.
 async fn fetch(
+    require_stable: bool,
     broker: &Broker,
     group_id: &str,
     member_id: Option<&str>,
@@ -143,7 +154,14 @@ async fn fetch(
     let fetched = broker
         .groups
         .read(&shard, |state| {
-            state.fetch_offsets_as_member(group_id, member_id, member_epoch, wanted.as_deref(), now)
+            state.fetch_offsets_as_member(
+                group_id,
+                member_id,
+                member_epoch,
+                wanted.as_deref(),
+                require_stable,
+                now,
+            )
         })
         .await;
     match fetched {

@@ -13,7 +13,7 @@ use strom_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use strom_protocol::ResponseError;
 use strom_records::validate::validate_batches;
 use strom_records::ValidationError;
-use strom_storage::AppendInfo;
+use strom_storage::{AppendInfo, AppendOrigin, StorageError};
 
 use super::sb;
 use crate::apis::Reply;
@@ -100,11 +100,12 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     }
     // Validation (CRC, decompression) and the writes are blocking work: off the async runtime,
     // all partitions of the request in one task.
+    let txns = broker.clone();
     let appended = tokio::task::spawn_blocking(move || {
         jobs.into_iter()
             .map(|(topic_slot, partition_slot, partition, records)| {
                 let outcome =
-                    append(&partition, records, version).map(|(info, records)| Appended {
+                    append(&txns, &partition, records, version).map(|(info, records)| Appended {
                         partition,
                         info,
                         records,
@@ -175,6 +176,7 @@ fn error_response(error: ResponseError, message: Option<String>, version: i16) -
 }
 
 fn append(
+    broker: &Broker,
     partition: &Partition,
     records: bytes::Bytes,
     version: i16,
@@ -199,8 +201,26 @@ fn append(
     // for LogAppendTime the timestamp and CRC), so it appends from its own copy.
     let mut buffer = BytesMut::from(records.as_ref());
     validated.assign_max_timestamps(&mut buffer, validation.timestamp_type, now);
-    match partition.append(&mut buffer, now) {
+    // KIP-890: transactional data is taken only for a partition the producer's transaction
+    // coordinator has in its ongoing transaction (asked under the log's lock, so an end
+    // marker cannot slip in between the check and the write).
+    let verify_txn = |producer_id: i64, epoch: i16| {
+        broker
+            .txns
+            .is_in_ongoing_txn(producer_id, epoch, &partition.topic, partition.index)
+    };
+    let origin = AppendOrigin::Client {
+        verify_txn: &verify_txn,
+    };
+    match partition.append(&mut buffer, origin, now) {
+        Ok(info) if info.duplicate => Ok((info, 0)),
         Ok(info) => Ok((info, count)),
+        Err(StorageError::ProducerState(error)) => Err(error_response(
+            ResponseError::try_from_code(error.kafka_error_code())
+                .unwrap_or(ResponseError::UnknownServerError),
+            Some(error.to_string()),
+            version,
+        )),
         Err(error) if error.is_fsync_failure() => {
             crate::error::halt("fsync failed during append", &error)
         }

@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use strom_records::{BatchHeader, Compression, RecordBatchBuilder};
-use strom_storage::{Log, LogConfig};
+use strom_storage::{AppendOrigin, Log, LogConfig};
 
 /// A valid v2 batch of `timestamps.len()` records with `value_len`-byte values.
 pub fn batch(timestamps: &[i64], value_len: usize) -> Vec<u8> {
@@ -39,7 +39,9 @@ pub struct Appended {
 
 pub fn append(log: &mut Log, timestamps: &[i64], value_len: usize, now: i64) -> Appended {
     let mut b = batch(timestamps, value_len);
-    let info = log.append(&mut b, 3, now).unwrap();
+    let info = log
+        .append(&mut b, AppendOrigin::Coordinator, 3, now)
+        .unwrap();
     Appended {
         base: info.first_offset,
         last: info.last_offset,

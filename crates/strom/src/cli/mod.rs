@@ -9,6 +9,8 @@ pub mod group;
 pub mod produce;
 pub mod table;
 pub mod topic;
+pub mod txn;
+pub mod wire;
 
 /// Runs a client command's future on a small runtime. librdkafka runs its own threads and
 /// completes our futures from them, so one runtime thread is enough.

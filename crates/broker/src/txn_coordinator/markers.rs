@@ -1,0 +1,94 @@
+//! Writing a transaction's end markers (Kafka's TransactionMarkerChannelManager, on one node).
+//!
+//! A marker is a control batch with the producer's id and epoch appended to every partition of
+//! the transaction. On a `__consumer_offsets` partition it is appended under the group shard's
+//! lock and the shard applies or drops the transaction's offsets in the same critical section.
+//! Once every marker is durable the transaction coordinator completes the transaction. A
+//! partition whose topic was deleted meanwhile is skipped. Writing a marker twice (after a
+//! restart between prepare and complete) is harmless: the second one finds no open
+//! transaction on the partition.
+
+use std::sync::Arc;
+
+use strom_coordinator::transaction::TxnMarker;
+use strom_records::control::{build_marker_batch, ControlRecordType, EndTxnMarker};
+use strom_storage::{AppendOrigin, StorageError};
+
+use super::TxnShard;
+use crate::error::halt;
+use crate::group_coordinator::OFFSETS_TOPIC;
+use crate::partition::Partition;
+use crate::server::{now_ms, Broker};
+
+/// Writes `marker` in the background and then completes its transaction.
+pub fn spawn(broker: Arc<Broker>, shard: Arc<TxnShard>, marker: TxnMarker) {
+    tokio::spawn(async move {
+        let written = {
+            let broker = broker.clone();
+            let marker = marker.clone();
+            tokio::task::spawn_blocking(move || append_all(&broker, &marker)).await
+        };
+        let written = match written {
+            Ok(written) => written,
+            Err(error) => halt("a transaction marker task failed", &error),
+        };
+        for (partition, offset) in written {
+            partition.wait_durable(offset).await;
+        }
+        super::complete(&broker, &shard, &marker).await;
+    });
+}
+
+/// Appends the marker to every partition; returns what to wait for.
+fn append_all(broker: &Broker, marker: &TxnMarker) -> Vec<(Arc<Partition>, i64)> {
+    let now = now_ms();
+    let control = EndTxnMarker {
+        kind: if marker.commit {
+            ControlRecordType::Commit
+        } else {
+            ControlRecordType::Abort
+        },
+        coordinator_epoch: marker.coordinator_epoch,
+    };
+    let batch = match build_marker_batch(marker.producer_id, marker.producer_epoch, &control, now) {
+        Ok(batch) => batch,
+        Err(error) => halt("cannot build a transaction marker", &error),
+    };
+    let mut written = Vec::with_capacity(marker.partitions.len());
+    for (topic, index) in &marker.partitions {
+        let Some(partition) = broker.replicas.get(topic, *index) else {
+            tracing::debug!(
+                topic,
+                partition = index,
+                "no partition for a transaction marker (topic deleted?)"
+            );
+            continue;
+        };
+        let mut bytes = batch.clone();
+        let appended = if topic == OFFSETS_TOPIC {
+            broker.groups.append_txn_marker(
+                &partition,
+                &mut bytes,
+                marker.producer_id,
+                marker.commit,
+                now,
+            )
+        } else {
+            partition.append(&mut bytes, AppendOrigin::Coordinator, now)
+        };
+        match appended {
+            Ok(info) => written.push((partition, info.last_offset + 1)),
+            Err(StorageError::ProducerState(error)) => {
+                // A newer epoch already wrote on the partition: this marker is obsolete there.
+                tracing::warn!(topic, partition = index, producer_id = marker.producer_id, %error, "transaction marker refused");
+            }
+            Err(error) if error.is_fsync_failure() => {
+                halt("fsync failed writing a transaction marker", &error)
+            }
+            Err(error) => {
+                tracing::error!(topic, partition = index, %error, "cannot write a transaction marker");
+            }
+        }
+    }
+    written
+}
