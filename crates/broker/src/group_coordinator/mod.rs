@@ -10,7 +10,7 @@
 //! waiting for the other members, a SyncGroup waiting for the leader) come out of later
 //! operations or timers as completions, delivered through one-shot channels.
 
-mod cleanup;
+pub(crate) mod cleanup;
 pub(crate) mod load;
 pub(crate) mod write;
 

@@ -15,6 +15,7 @@ mod load;
 pub mod markers;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -25,7 +26,7 @@ use strom_protocol::ResponseError;
 
 use crate::controller::NewTopic;
 use crate::error::ApiError;
-use crate::group_coordinator::write;
+use crate::group_coordinator::{cleanup, write};
 use crate::partition::Partition;
 use crate::server::{now_ms, Broker};
 
@@ -40,6 +41,8 @@ const COORDINATOR_EPOCH: i32 = 0;
 pub struct TxnShard {
     pub partition: Arc<Partition>,
     state: Mutex<TransactionCoordinatorShard>,
+    /// Size of the log right after its last cleanup (see `group_coordinator::cleanup`).
+    size_after_cleanup: AtomicU64,
 }
 
 /// The transaction coordinator of this broker.
@@ -153,6 +156,7 @@ impl TransactionCoordinator {
             loaded.insert(
                 *index,
                 Arc::new(TxnShard {
+                    size_after_cleanup: AtomicU64::new(partition.size_bytes()),
                     partition,
                     state: Mutex::new(state),
                 }),
@@ -279,7 +283,7 @@ async fn run_on<T>(
         &mut dyn FnMut() -> Result<i64, i16>,
     ) -> TxnOutcome<T>,
 ) -> (T, Vec<TxnMarker>) {
-    let (reply, markers, durable_at) = {
+    let (reply, markers, durable_at, wrote) = {
         let mut state = shard.state.lock();
         let now = now_ms();
         let mut ids = || {
@@ -291,9 +295,16 @@ async fn run_on<T>(
         let outcome = op(&mut state, now, &mut ids);
         let wrote = write::append_records(&shard.partition, &outcome.records, now);
         let durable_at = wrote.unwrap_or_else(|| shard.partition.log_end_offset());
-        (outcome.reply, outcome.markers, durable_at)
+        (outcome.reply, outcome.markers, durable_at, wrote.is_some())
     };
     shard.partition.wait_durable(durable_at).await;
+    if wrote {
+        cleanup::maybe_clean_partition(&shard.partition, &shard.size_after_cleanup, || {
+            let state = shard.state.lock();
+            cleanup::snapshot_under_lock(&shard.partition, state.snapshot_records())
+        })
+        .await;
+    }
     (reply, markers)
 }
 
