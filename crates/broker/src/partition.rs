@@ -161,9 +161,11 @@ impl Partition {
     /// The last stable offset: below it every transaction is decided (committed or aborted),
     /// and `read_committed` consumers read no further.
     pub fn last_stable_offset(&self) -> i64 {
+        // The high watermark first: see the store order in `append`.
+        let high_watermark = self.high_watermark();
         self.first_unstable_offset
             .load(Ordering::Acquire)
-            .min(self.high_watermark())
+            .min(high_watermark)
     }
 
     /// Appends batches (validated by the caller) and wakes the fetches waiting on this
@@ -184,12 +186,14 @@ impl Partition {
                 )));
             }
             let info = log.append(batches, origin, self.leader_epoch(), now_ms)?;
-            self.log_end_offset
-                .store(log.log_end_offset(), Ordering::Release);
+            // First unstable offset before log end: a reader that sees the new log end (read
+            // first in `last_stable_offset`) also sees the transaction this append opened.
             self.first_unstable_offset.store(
                 log.first_unstable_offset().unwrap_or(i64::MAX),
                 Ordering::Release,
             );
+            self.log_end_offset
+                .store(log.log_end_offset(), Ordering::Release);
             info
         };
         self.wake_waiters();

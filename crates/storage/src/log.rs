@@ -890,7 +890,11 @@ impl Log {
     /// Earliest first offset of any ongoing transaction; the last stable offset is the minimum of
     /// this and the high watermark.
     pub fn first_unstable_offset(&self) -> Option<i64> {
-        self.producers.first_unstable_offset()
+        // Retention and DeleteRecords may move the log start past an open transaction's first
+        // offset; the last stable offset never points below the log start (Kafka clamps too).
+        self.producers
+            .first_unstable_offset()
+            .map(|offset| offset.max(self.log_start_offset))
     }
 
     /// Aborted transactions a READ_COMMITTED fetch of `[fetch_offset, upper_bound_offset)` must

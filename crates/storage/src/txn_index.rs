@@ -47,7 +47,9 @@ pub fn decode_entry(b: &[u8; ENTRY_LEN]) -> Option<AbortedTxn> {
         last_offset: be_i64(b.get(18..26)?)?,
         last_stable_offset: be_i64(b.get(26..34)?)?,
     };
-    let sane = t.producer_id >= 0 && t.first_offset >= 0 && t.first_offset <= t.last_offset;
+    // The marker always follows the transaction's first record, so `first < last`; this also
+    // rejects an all-zero entry (a tail the file system zero-filled after a power loss).
+    let sane = t.producer_id >= 0 && t.first_offset >= 0 && t.first_offset < t.last_offset;
     sane.then_some(t)
 }
 
@@ -200,6 +202,16 @@ mod tests {
             last_offset: last,
             last_stable_offset: lso,
         }
+    }
+
+    #[test]
+    fn zero_filled_entries_are_not_aborted_transactions() {
+        let mut bytes = encode_entry(&t(7, 3, 9, 10)).to_vec();
+        bytes.extend_from_slice(&[0u8; ENTRY_LEN * 2]);
+        assert_eq!(
+            decode(&bytes, Path::new("x.txnindex")),
+            vec![t(7, 3, 9, 10)]
+        );
     }
 
     #[test]

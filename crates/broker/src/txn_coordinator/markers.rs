@@ -20,7 +20,12 @@ use crate::group_coordinator::OFFSETS_TOPIC;
 use crate::partition::Partition;
 use crate::server::{now_ms, Broker};
 
-/// Writes `marker` in the background and then completes its transaction.
+/// How long to wait before writing a marker again after a failed write.
+const RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Writes `marker` in the background and then completes its transaction. A transaction is
+/// completed only once every partition has its marker (or is gone): a partition left without
+/// one would keep its last stable offset behind the transaction forever.
 pub fn spawn(broker: Arc<Broker>, shard: Arc<TxnShard>, marker: TxnMarker) {
     tokio::spawn(async move {
         let written = {
@@ -29,18 +34,22 @@ pub fn spawn(broker: Arc<Broker>, shard: Arc<TxnShard>, marker: TxnMarker) {
             tokio::task::spawn_blocking(move || append_all(&broker, &marker)).await
         };
         let written = match written {
-            Ok(written) => written,
+            Ok(Some(written)) => written,
+            // The broker is stopping: the transaction stays prepared and its markers are
+            // written again at the next start.
+            Ok(None) => return,
             Err(error) => halt("a transaction marker task failed", &error),
         };
         for (partition, offset) in written {
             partition.wait_durable(offset).await;
         }
-        super::complete(&broker, &shard, &marker).await;
+        super::complete(&shard, &marker).await;
     });
 }
 
-/// Appends the marker to every partition; returns what to wait for.
-fn append_all(broker: &Broker, marker: &TxnMarker) -> Vec<(Arc<Partition>, i64)> {
+/// Appends the marker to every partition; returns what to wait for, or `None` when the broker
+/// began stopping before every marker could be written.
+fn append_all(broker: &Broker, marker: &TxnMarker) -> Option<Vec<(Arc<Partition>, i64)>> {
     let now = now_ms();
     let control = EndTxnMarker {
         kind: if marker.commit {
@@ -56,39 +65,52 @@ fn append_all(broker: &Broker, marker: &TxnMarker) -> Vec<(Arc<Partition>, i64)>
     };
     let mut written = Vec::with_capacity(marker.partitions.len());
     for (topic, index) in &marker.partitions {
-        let Some(partition) = broker.replicas.get(topic, *index) else {
-            tracing::debug!(
-                topic,
-                partition = index,
-                "no partition for a transaction marker (topic deleted?)"
-            );
-            continue;
-        };
-        let mut bytes = batch.clone();
-        let appended = if topic == OFFSETS_TOPIC {
-            broker.groups.append_txn_marker(
-                &partition,
-                &mut bytes,
-                marker.producer_id,
-                marker.commit,
-                now,
-            )
-        } else {
-            partition.append(&mut bytes, AppendOrigin::Coordinator, now)
-        };
-        match appended {
-            Ok(info) => written.push((partition, info.last_offset + 1)),
-            Err(StorageError::ProducerState(error)) => {
-                // A newer epoch already wrote on the partition: this marker is obsolete there.
-                tracing::warn!(topic, partition = index, producer_id = marker.producer_id, %error, "transaction marker refused");
+        loop {
+            if *broker.shutdown_signal().borrow() {
+                return None;
             }
-            Err(error) if error.is_fsync_failure() => {
-                halt("fsync failed writing a transaction marker", &error)
-            }
-            Err(error) => {
-                tracing::error!(topic, partition = index, %error, "cannot write a transaction marker");
+            let Some(partition) = broker.replicas.get(topic, *index) else {
+                tracing::debug!(
+                    topic,
+                    partition = index,
+                    "no partition for a transaction marker (topic deleted)"
+                );
+                break;
+            };
+            let mut bytes = batch.clone();
+            let appended = if topic == OFFSETS_TOPIC {
+                broker.groups.append_txn_marker(
+                    &partition,
+                    &mut bytes,
+                    marker.producer_id,
+                    marker.commit,
+                    now,
+                )
+            } else {
+                partition.append(&mut bytes, AppendOrigin::Coordinator, now)
+            };
+            match appended {
+                Ok(info) => {
+                    written.push((partition, info.last_offset + 1));
+                    break;
+                }
+                Err(StorageError::ProducerState(error)) => {
+                    // A newer epoch or coordinator already wrote on the partition: this marker
+                    // is obsolete there.
+                    tracing::warn!(topic, partition = index, producer_id = marker.producer_id, %error, "transaction marker refused");
+                    break;
+                }
+                Err(error) if error.is_fsync_failure() => {
+                    halt("fsync failed writing a transaction marker", &error)
+                }
+                Err(error) => {
+                    // A deleted partition is retired (and soon gone from the replicas); any
+                    // other failure (disk full...) is retried until the write succeeds.
+                    tracing::error!(topic, partition = index, %error, "cannot write a transaction marker; retrying");
+                    std::thread::sleep(RETRY_BACKOFF);
+                }
             }
         }
     }
-    written
+    Some(written)
 }

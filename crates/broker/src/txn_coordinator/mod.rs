@@ -258,25 +258,51 @@ pub async fn run<T: Send + 'static>(
         + Send
         + 'static,
 ) -> Result<T, ApiError> {
-    let shard = {
-        let id = transactional_id.to_string();
-        crate::apis::blocking(broker, move |broker| {
-            broker.txns.ensure_ready(broker)?;
-            broker.txns.shard_for(&id)
-        })
-        .await?
-    };
-    let (reply, markers) = run_on(broker, &shard, op).await;
+    let shard = ready_shard(broker, transactional_id).await?;
+    Ok(run_and_mark(broker, &shard, None, op).await)
+}
+
+/// The shard of `transactional_id`, creating and loading the coordinator first if needed.
+async fn ready_shard(
+    broker: &Arc<Broker>,
+    transactional_id: &str,
+) -> Result<Arc<TxnShard>, ApiError> {
+    let id = transactional_id.to_string();
+    crate::apis::blocking(broker, move |broker| {
+        broker.txns.ensure_ready(broker)?;
+        broker.txns.shard_for(&id)
+    })
+    .await
+}
+
+/// [`run_on`], then starts writing the markers the operation asked for.
+async fn run_and_mark<T>(
+    broker: &Arc<Broker>,
+    shard: &Arc<TxnShard>,
+    spare_id: Option<i64>,
+    op: impl FnOnce(
+        &mut TransactionCoordinatorShard,
+        i64,
+        &mut dyn FnMut() -> Result<i64, i16>,
+    ) -> TxnOutcome<T>,
+) -> T {
+    let (reply, markers) = run_on(shard, spare_id, op).await;
     for marker in markers {
         markers::spawn(broker.clone(), shard.clone(), marker);
     }
-    Ok(reply)
+    reply
 }
 
 /// [`run`] on a known shard; returns the answer and the markers to write.
+///
+/// The operation may take one new producer id, `spare_id`, allocated by the caller before the
+/// shard's lock: allocating may write the metadata log, and the controller takes partition log
+/// locks under its own lock, while a produce asks the shards (KIP-890) under a partition log
+/// lock — waiting for the controller under a shard lock would close that circle. An operation
+/// that needs an id it was not given gets CONCURRENT_TRANSACTIONS and the client retries.
 async fn run_on<T>(
-    broker: &Arc<Broker>,
     shard: &Arc<TxnShard>,
+    spare_id: Option<i64>,
     op: impl FnOnce(
         &mut TransactionCoordinatorShard,
         i64,
@@ -286,11 +312,11 @@ async fn run_on<T>(
     let (reply, markers, durable_at, wrote) = {
         let mut state = shard.state.lock();
         let now = now_ms();
+        let mut spare = spare_id;
         let mut ids = || {
-            broker
-                .controller
-                .allocate_producer_id()
-                .map_err(|error| error.code)
+            spare
+                .take()
+                .ok_or(ResponseError::ConcurrentTransactions.code())
         };
         let outcome = op(&mut state, now, &mut ids);
         let wrote = write::append_records(&shard.partition, &outcome.records, now);
@@ -308,22 +334,33 @@ async fn run_on<T>(
     (reply, markers)
 }
 
-/// InitProducerId for a transactional id.
+/// InitProducerId for a transactional id. A new id (or one whose epochs are exhausted) needs a
+/// fresh producer id, allocated before the shard's lock is taken (see [`run_on`]).
 pub async fn init_producer_id(
     broker: &Arc<Broker>,
     transactional_id: String,
     timeout_ms: i32,
     expected: Option<(i64, i16)>,
 ) -> Result<(i64, i16), i16> {
-    let id = transactional_id.clone();
-    match run(broker, &transactional_id, move |state, now, ids| {
-        state.init_producer_id(&id, timeout_ms, expected, now, ids)
+    let shard = ready_shard(broker, &transactional_id)
+        .await
+        .map_err(|error| error.code)?;
+    let needs_id = shard
+        .state
+        .lock()
+        .metadata(&transactional_id)
+        .is_none_or(|txn| txn.producer_epoch >= i16::MAX - 2);
+    let spare_id = if needs_id {
+        let allocated =
+            crate::apis::blocking(broker, |broker| broker.controller.allocate_producer_id()).await;
+        Some(allocated.map_err(|error| error.code)?)
+    } else {
+        None
+    };
+    run_and_mark(broker, &shard, spare_id, move |state, now, ids| {
+        state.init_producer_id(&transactional_id, timeout_ms, expected, now, ids)
     })
     .await
-    {
-        Ok(result) => result,
-        Err(error) => Err(error.code),
-    }
 }
 
 /// Fires due timers on every shard: transactions past their timeout are aborted, idle
@@ -339,16 +376,13 @@ pub async fn poll_all(broker: &Arc<Broker>) {
         if !due {
             continue;
         }
-        let ((), markers) = run_on(broker, &shard, |state, now, ids| state.poll(now, ids)).await;
-        for marker in markers {
-            markers::spawn(broker.clone(), shard.clone(), marker);
-        }
+        run_and_mark(broker, &shard, None, |state, now, ids| state.poll(now, ids)).await;
     }
 }
 
 /// Called by [`markers`] once every marker of `marker` is durable.
-async fn complete(broker: &Arc<Broker>, shard: &Arc<TxnShard>, marker: &TxnMarker) {
-    let _ = run_on(broker, shard, |state, now, _| {
+async fn complete(shard: &Arc<TxnShard>, marker: &TxnMarker) {
+    let _ = run_on(shard, None, |state, now, _| {
         state.markers_written(marker, now)
     })
     .await;
