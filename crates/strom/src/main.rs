@@ -34,6 +34,9 @@ enum Command {
     /// List and describe transactions and the producers writing to a topic.
     #[command(subcommand)]
     Txn(cli::txn::TxnCommand),
+    /// Measure throughput and latency (produce, consume, end to end) and the machine's limits.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Cluster(cmd) => cli::run(cli::cluster::run(cmd)),
         Command::Group(cmd) => cli::run(cli::group::run(cmd)),
         Command::Txn(cmd) => cli::run(cli::txn::run(cmd)),
+        Command::Bench(cmd) => cli::run(cli::bench::run(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
