@@ -173,7 +173,7 @@ impl Partition {
     /// batch with its original offsets (`AppendInfo::duplicate`).
     pub fn append(
         &self,
-        batches: &mut [u8],
+        batches: &[u8],
         origin: AppendOrigin<'_>,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {

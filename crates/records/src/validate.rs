@@ -163,6 +163,20 @@ impl ValidatedBatches {
             .unwrap_or(NO_TIMESTAMP)
     }
 
+    /// Whether [`Self::assign_max_timestamps`] would change any byte: only then does the
+    /// caller need a writable copy of the batches (a `LogAppendTime` topic, or a producer whose
+    /// header disagrees with its records).
+    pub fn needs_timestamp_rewrite(&self, timestamp_type: TimestampType, now_ms: i64) -> bool {
+        self.batches.iter().any(|batch| {
+            let wanted = match timestamp_type {
+                TimestampType::LogAppendTime => now_ms,
+                TimestampType::CreateTime => batch.max_timestamp,
+            };
+            TimestampType::of_attributes(batch.header.attributes) != timestamp_type
+                || batch.header.max_timestamp != wanted
+        })
+    }
+
     /// Rewrites each batch's timestamp type, max timestamp and CRC as Kafka does on append:
     /// `LogAppendTime` topics get `now_ms`, `CreateTime` topics the computed max timestamp.
     /// `records` must be the buffer that was validated.

@@ -90,6 +90,10 @@ impl<'a> From<AppendOrigin<'a>> for Origin<'a> {
     }
 }
 
+/// Bytes of a batch header up to and including the partition leader epoch: what `append`
+/// rewrites (base offset, length kept, leader epoch).
+const PATCHED_PREFIX_LEN: usize = 16;
+
 /// What `append` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -404,10 +408,11 @@ impl Log {
     }
 
     /// Appends complete, validated v2 batches, assigning offsets from the log end offset.
-    /// Rewrites each batch's base offset (and the leader epoch when `leader_epoch >= 0`; neither
-    /// is covered by the CRC) in place, then writes all of it with one positional write to the
-    /// active segment, rolling first when needed. Timestamps are taken from the headers as the
-    /// validator left them.
+    /// Each batch goes to the active segment (rolled first when needed) with its base offset
+    /// (and the leader epoch when `leader_epoch >= 0`; neither is covered by the CRC) replaced:
+    /// one positional vectored write of the patched first bytes and the untouched rest, so the
+    /// caller's buffer is neither modified nor copied. Timestamps are taken from the headers as
+    /// the validator left them.
     ///
     /// Batches with a producer id are first checked against the producer state (Kafka's
     /// `analyzeAndValidateProducerState`): a failed check (`StorageError::ProducerState`) writes
@@ -416,7 +421,7 @@ impl Log {
     /// offsets are returned with `duplicate: true`.
     pub fn append(
         &mut self,
-        batches: &mut [u8],
+        batches: &[u8],
         origin: AppendOrigin<'_>,
         leader_epoch: i32,
         now_ms: i64,
@@ -481,16 +486,25 @@ impl Log {
         }
 
         let mut metas = Vec::with_capacity(headers.len());
+        // The first bytes of each batch with its base offset and leader epoch assigned (neither
+        // is covered by the CRC): written in front of the rest of the batch, which goes to the
+        // file straight from the request buffer.
+        let mut prefixes: Vec<[u8; PATCHED_PREFIX_LEN]> = Vec::with_capacity(headers.len());
         let mut next = first_offset;
         let (mut max_ts, mut offset_of_max) = (i64::MIN, first_offset);
         for (pos, h) in &headers {
-            let Some(b) = batches.get_mut(*pos..*pos + h.total_len()) else {
+            let Some(prefix) = batches
+                .get(*pos..*pos + PATCHED_PREFIX_LEN)
+                .and_then(|b| <[u8; PATCHED_PREFIX_LEN]>::try_from(b).ok())
+            else {
                 continue; // parse_request checked the bounds
             };
-            header::set_base_offset(b, next);
+            let mut prefix = prefix;
+            header::set_base_offset(&mut prefix, next);
             if leader_epoch >= 0 {
-                header::set_partition_leader_epoch(b, leader_epoch);
+                header::set_partition_leader_epoch(&mut prefix, leader_epoch);
             }
+            prefixes.push(prefix);
             let batch_max = h.max_timestamp;
             let last = next + i64::from(h.last_offset_delta);
             if batch_max > max_ts {
@@ -506,8 +520,19 @@ impl Log {
             });
             next = last + 1;
         }
+        let mut pieces: Vec<&[u8]> = Vec::with_capacity(headers.len() * 2);
+        for ((pos, h), prefix) in headers.iter().zip(&prefixes) {
+            pieces.push(prefix);
+            pieces.push(
+                batches
+                    .get(*pos + PATCHED_PREFIX_LEN..*pos + h.total_len())
+                    .unwrap_or_default(),
+            );
+        }
         let interval = self.config.index_interval_bytes;
-        let r = self.active_mut().append(batches, &metas, interval, now_ms);
+        let r = self
+            .active_mut()
+            .append_vectored(&pieces, &metas, interval, now_ms);
         self.guard(r, true)?;
         let aborted = update.aborted.clone();
         self.producers.apply(update);

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{IoContext, StorageError};
-use crate::segment::read_header_at;
+use strom_records::header::BATCH_HEADER_LEN;
+use strom_records::BatchHeader;
 
 /// One segment as seen by a plan.
 #[derive(Debug, Clone)]
@@ -50,12 +51,6 @@ pub struct FetchData {
     pub log_end_offset: i64,
 }
 
-struct Range {
-    seg: usize,
-    start: u64,
-    end: u64,
-}
-
 impl ReadPlan {
     pub fn fetch_offset(&self) -> i64 {
         self.fetch_offset
@@ -69,65 +64,115 @@ impl ReadPlan {
 
     /// Reads whole batches starting with the one containing `fetch_offset`, up to `max_bytes`
     /// (at least one batch when `min_one_batch`, KIP-74), stopping before any batch whose base
-    /// offset is `>= max_offset_exclusive`. Walks the header chain with small positional reads,
-    /// then reads each segment's range with one positional read into one buffer.
+    /// offset is `>= max_offset_exclusive`. Each segment is read with as few large positional
+    /// reads as the budget allows, straight into the buffer that is returned; batch headers
+    /// are then walked in memory (no read per batch), and the bytes past the last whole batch
+    /// that qualifies are dropped.
     pub fn read(&self, max_bytes: usize, min_one_batch: bool) -> Result<FetchData, StorageError> {
-        let mut ranges: Vec<Range> = Vec::new();
-        let mut total: u64 = 0;
+        let mut buf = BytesMut::new();
+        // Bytes at the front of `buf` that belong to batches before `fetch_offset` (the index
+        // points at or before the wanted batch).
+        let mut skip = 0usize;
         let mut next_offset = None;
         'segments: for (i, seg) in self.segments.iter().enumerate() {
-            let mut pos = seg.start;
-            let mut range: Option<Range> = None;
+            let mut pos = if i == 0 { seg.start } else { 0 };
+            // A batch larger than the budget that must still be returned whole (KIP-74).
+            let mut must_read = 0u64;
             while pos < seg.end {
-                let h = read_header_at(&seg.file, &seg.path, pos, seg.end)?;
-                let len = h.total_len() as u64;
-                let started = next_offset.is_some();
-                if !started && h.last_offset() < self.fetch_offset {
-                    pos += len;
-                    continue;
-                }
-                let over_budget = total + len > max_bytes as u64;
-                if h.base_offset >= self.max_offset_exclusive
-                    || (over_budget && !(min_one_batch && total == 0))
-                {
-                    ranges.extend(range);
+                let kept = buf.len() - skip;
+                let budget = max_bytes.saturating_sub(kept) as u64;
+                let first = min_one_batch && kept == 0;
+                let want = if first {
+                    budget.max(must_read).max(BATCH_HEADER_LEN as u64)
+                } else {
+                    budget
+                };
+                let chunk = want.min(seg.end - pos);
+                if chunk < BATCH_HEADER_LEN as u64 {
+                    if seg.end - pos < BATCH_HEADER_LEN as u64 {
+                        return Err(corrupt(seg, pos, "batch header past segment end"));
+                    }
                     break 'segments;
                 }
-                range.get_or_insert(Range {
-                    seg: i,
-                    start: pos,
-                    end: pos,
-                });
-                if let Some(r) = range.as_mut() {
-                    r.end = pos + len;
+                let chunk_len = usize::try_from(chunk)
+                    .map_err(|_| corrupt(seg, pos, "read does not fit in memory"))?;
+                let at = buf.len();
+                buf.resize(at + chunk_len, 0);
+                seg.file
+                    .read_exact_at(&mut buf[at..], pos)
+                    .ctx(|| format!("read {chunk_len} bytes at {pos} of {}", seg.path.display()))?;
+                // Walk the batches that are whole in this chunk.
+                let mut off = at;
+                let mut progressed = false;
+                let mut jump = None;
+                loop {
+                    let rest = &buf[off..];
+                    if rest.len() < BATCH_HEADER_LEN {
+                        break;
+                    }
+                    let batch_pos = pos + (off - at) as u64;
+                    let h = BatchHeader::parse(rest)
+                        .map_err(|e| corrupt(seg, batch_pos, &e.to_string()))?;
+                    let len = h.total_len();
+                    if batch_pos + len as u64 > seg.end {
+                        return Err(corrupt(seg, batch_pos, "batch runs past segment end"));
+                    }
+                    if next_offset.is_none() && h.last_offset() < self.fetch_offset {
+                        // Before the wanted offset: its bytes are not needed, not even read.
+                        if rest.len() < len {
+                            jump = Some(batch_pos + len as u64);
+                            progressed = true;
+                            break;
+                        }
+                        off += len;
+                        skip = off;
+                        progressed = true;
+                        continue;
+                    }
+                    let kept = off - skip;
+                    let over_budget = kept + len > max_bytes;
+                    if h.base_offset >= self.max_offset_exclusive
+                        || (over_budget && !(min_one_batch && kept == 0))
+                    {
+                        buf.truncate(off);
+                        break 'segments;
+                    }
+                    if rest.len() < len {
+                        // Whole only in a later read; make sure that read covers it.
+                        must_read = len as u64;
+                        break;
+                    }
+                    off += len;
+                    next_offset = Some(h.next_offset());
+                    progressed = true;
                 }
-                total += len;
-                next_offset = Some(h.next_offset());
-                pos += len;
+                // Bytes past the last whole batch are read again with the next chunk.
+                buf.truncate(off);
+                if let Some(next) = jump {
+                    skip = off;
+                    pos = next;
+                } else {
+                    pos += (off - at) as u64;
+                }
+                if !progressed && must_read <= chunk {
+                    break 'segments;
+                }
             }
-            ranges.extend(range);
         }
-        let capacity = usize::try_from(total).map_err(|_| StorageError::Corrupt {
-            path: PathBuf::new(),
-            position: 0,
-            reason: format!("fetch of {total} bytes does not fit in memory"),
-        })?;
-        let mut buf = BytesMut::zeroed(capacity);
-        let mut at = 0usize;
-        for r in &ranges {
-            let seg = &self.segments[r.seg];
-            let n = (r.end - r.start) as usize;
-            let dst = &mut buf[at..at + n];
-            seg.file
-                .read_exact_at(dst, r.start)
-                .ctx(|| format!("read {n} bytes at {} of {}", r.start, seg.path.display()))?;
-            at += n;
-        }
+        let records = buf.freeze().slice(skip..);
         Ok(FetchData {
-            records: buf.freeze(),
+            records,
             next_offset,
             log_start_offset: self.log_start_offset,
             log_end_offset: self.log_end_offset,
         })
+    }
+}
+
+fn corrupt(seg: &PlanSegment, position: u64, reason: &str) -> StorageError {
+    StorageError::Corrupt {
+        path: seg.path.clone(),
+        position,
+        reason: reason.to_string(),
     }
 }

@@ -302,14 +302,24 @@ impl Segment {
         index_interval: u32,
         now_ms: i64,
     ) -> Result<(), StorageError> {
-        if let Err(e) = self.file.write_all_at(bytes, self.size) {
+        self.append_vectored(&[bytes], metas, index_interval, now_ms)
+    }
+
+    /// [`Self::append`] of bytes given in pieces (written with positional vectored writes, so
+    /// the pieces need not be copied together first). `metas` positions are relative to the
+    /// start of the concatenation.
+    pub fn append_vectored(
+        &mut self,
+        pieces: &[&[u8]],
+        metas: &[BatchMeta],
+        index_interval: u32,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
+        if let Err(e) = write_all_vectored_at(&self.file, pieces, self.size) {
             let _ = self.file.set_len(self.size);
             return Err(StorageError::io(
-                format!(
-                    "append {} bytes to {}",
-                    bytes.len(),
-                    self.log_path.display()
-                ),
+                format!("append {total} bytes to {}", self.log_path.display()),
                 e,
             ));
         }
@@ -324,7 +334,7 @@ impl Segment {
         if self.first_batch_timestamp.is_none() {
             self.first_batch_timestamp = metas.first().map(|m| m.max_timestamp);
         }
-        self.size += bytes.len() as u64;
+        self.size += total as u64;
         self.last_modified_ms = now_ms;
         Ok(())
     }
@@ -458,6 +468,41 @@ impl Segment {
 }
 
 /// Reads the header at `pos` of a file whose valid bytes end at `end`.
+/// Writes every piece, in order, at `offset` (pwritev, resumed after short writes).
+fn write_all_vectored_at(file: &File, pieces: &[&[u8]], offset: u64) -> std::io::Result<()> {
+    /// Linux's IOV_MAX.
+    const MAX_SLICES: usize = 1024;
+    let mut pieces: Vec<&[u8]> = pieces.iter().copied().filter(|p| !p.is_empty()).collect();
+    let mut offset = offset;
+    let mut first = 0;
+    while first < pieces.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = pieces[first..]
+            .iter()
+            .take(MAX_SLICES)
+            .map(|p| std::io::IoSlice::new(p))
+            .collect();
+        let written = match rustix::io::pwritev(file, &slices, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        offset += written as u64;
+        let mut left = written;
+        while left > 0 && first < pieces.len() {
+            let len = pieces[first].len();
+            if left >= len {
+                left -= len;
+                first += 1;
+            } else {
+                pieces[first] = &pieces[first][left..];
+                left = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn read_header_at(
     file: &File,
     path: &Path,

@@ -42,9 +42,7 @@ fn multi_batch_append_is_contiguous() {
     let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
     let mut req = simple(3, 10, 5);
     req.extend(simple(2, 20, 5));
-    let info = log
-        .append(&mut req, AppendOrigin::Coordinator, -1, 0)
-        .unwrap();
+    let info = log.append(&req, AppendOrigin::Coordinator, -1, 0).unwrap();
     assert_eq!(
         (info.first_offset, info.last_offset, info.batches),
         (0, 4, 2)
@@ -53,7 +51,7 @@ fn multi_batch_append_is_contiguous() {
     let got = read_all(&log, 0);
     assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![0, 3]);
     let info = log
-        .append(&mut simple(1, 5, 5), AppendOrigin::Coordinator, -1, 0)
+        .append(&simple(1, 5, 5), AppendOrigin::Coordinator, -1, 0)
         .unwrap();
     assert_eq!(info.first_offset, 5);
 }
@@ -65,11 +63,11 @@ fn invalid_append_is_rejected_and_leaves_log_alone() {
     let mut b = simple(1, 1, 10);
     b.pop();
     assert!(matches!(
-        log.append(&mut b, AppendOrigin::Coordinator, -1, 0),
+        log.append(&b, AppendOrigin::Coordinator, -1, 0),
         Err(StorageError::InvalidBatch { .. })
     ));
     assert!(matches!(
-        log.append(&mut [], AppendOrigin::Coordinator, -1, 0),
+        log.append(&[], AppendOrigin::Coordinator, -1, 0),
         Err(StorageError::InvalidBatch { .. })
     ));
     assert_eq!(log.log_end_offset(), 0);

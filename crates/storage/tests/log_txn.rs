@@ -36,15 +36,10 @@ fn client(log: &mut Log, batch: Vec<u8>) -> Result<AppendInfo, StorageError> {
 
 fn client_with(
     log: &mut Log,
-    mut batch: Vec<u8>,
+    batch: Vec<u8>,
     verify: &dyn Fn(i64, i16) -> bool,
 ) -> Result<AppendInfo, StorageError> {
-    log.append(
-        &mut batch,
-        AppendOrigin::Client { verify_txn: verify },
-        0,
-        0,
-    )
+    log.append(&batch, AppendOrigin::Client { verify_txn: verify }, 0, 0)
 }
 
 fn idem(
@@ -74,14 +69,14 @@ fn marker(
     kind: ControlRecordType,
     coordinator_epoch: i32,
 ) -> Result<AppendInfo, StorageError> {
-    let mut b = build_marker_batch(
+    let b = build_marker_batch(
         pid,
         epoch,
         &EndTxnMarker::new(kind, coordinator_epoch),
         2_000,
     )
     .unwrap();
-    log.append(&mut b, AppendOrigin::Coordinator, 0, 0)
+    log.append(&b, AppendOrigin::Coordinator, 0, 0)
 }
 
 fn code(r: Result<AppendInfo, StorageError>) -> i16 {
@@ -284,8 +279,8 @@ fn coordinator_transactional_batches_are_tracked_without_sequences() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), &LogConfig::default());
     for _ in 0..2 {
-        let mut b = producer_batch(9, 1, -1, 1, true);
-        log.append(&mut b, AppendOrigin::Coordinator, 0, 0).unwrap();
+        let b = producer_batch(9, 1, -1, 1, true);
+        log.append(&b, AppendOrigin::Coordinator, 0, 0).unwrap();
     }
     assert_eq!(log.first_unstable_offset(), Some(0));
     marker(&mut log, 9, 1, ControlRecordType::Commit, 0).unwrap();

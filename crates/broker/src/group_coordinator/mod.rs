@@ -187,7 +187,7 @@ impl GroupCoordinator {
     pub fn append_txn_marker(
         &self,
         partition: &Partition,
-        marker: &mut [u8],
+        marker: &[u8],
         producer_id: i64,
         commit: bool,
         now_ms: i64,

@@ -37,11 +37,11 @@ pub fn append_records_as(
     for record in records {
         builder.append(now_ms, Some(&record.key), record.value.as_deref(), &[]);
     }
-    let mut batch = match builder.build() {
+    let batch = match builder.build() {
         Ok(batch) => batch,
         Err(error) => halt("cannot build a coordinator record batch", &error),
     };
-    match partition.append(&mut batch, AppendOrigin::Coordinator, now_ms) {
+    match partition.append(&batch, AppendOrigin::Coordinator, now_ms) {
         Ok(info) => Some(info.last_offset + 1),
         // The state already reflects these records; a log that cannot take them would let the
         // two diverge, which only a restart (replaying the log) can repair.

@@ -197,10 +197,17 @@ fn append(
         ));
     }
     let count = validated.record_count() as i64;
-    // The request buffer is shared with the rest of the frame; the log rewrites base offsets (and
-    // for LogAppendTime the timestamp and CRC), so it appends from its own copy.
-    let mut buffer = BytesMut::from(records.as_ref());
-    validated.assign_max_timestamps(&mut buffer, validation.timestamp_type, now);
+    // The log writes the batches straight from the request buffer (it patches base offsets as
+    // it writes). Only a timestamp rewrite (LogAppendTime topics, or a max timestamp that
+    // disagrees with the records) changes CRC-covered bytes and needs a copy.
+    let rewritten = validated
+        .needs_timestamp_rewrite(validation.timestamp_type, now)
+        .then(|| {
+            let mut copy = BytesMut::from(records.as_ref());
+            validated.assign_max_timestamps(&mut copy, validation.timestamp_type, now);
+            copy
+        });
+    let buffer: &[u8] = rewritten.as_deref().unwrap_or(&records);
     // KIP-890: transactional data is taken only for a partition the producer's transaction
     // coordinator has in its ongoing transaction (asked under the log's lock, so an end
     // marker cannot slip in between the check and the write).
@@ -212,7 +219,7 @@ fn append(
     let origin = AppendOrigin::Client {
         verify_txn: &verify_txn,
     };
-    match partition.append(&mut buffer, origin, now) {
+    match partition.append(buffer, origin, now) {
         Ok(info) if info.duplicate => Ok((info, 0)),
         Ok(info) => Ok((info, count)),
         Err(StorageError::ProducerState(error)) => Err(error_response(

@@ -77,17 +77,16 @@ fn append_all(broker: &Broker, marker: &TxnMarker) -> Option<Vec<(Arc<Partition>
                 );
                 break;
             };
-            let mut bytes = batch.clone();
             let appended = if topic == OFFSETS_TOPIC {
                 broker.groups.append_txn_marker(
                     &partition,
-                    &mut bytes,
+                    &batch,
                     marker.producer_id,
                     marker.commit,
                     now,
                 )
             } else {
-                partition.append(&mut bytes, AppendOrigin::Coordinator, now)
+                partition.append(&batch, AppendOrigin::Coordinator, now)
             };
             match appended {
                 Ok(info) => {

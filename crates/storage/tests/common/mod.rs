@@ -39,9 +39,10 @@ pub struct Appended {
 
 pub fn append(log: &mut Log, timestamps: &[i64], value_len: usize, now: i64) -> Appended {
     let mut b = batch(timestamps, value_len);
-    let info = log
-        .append(&mut b, AppendOrigin::Coordinator, 3, now)
-        .unwrap();
+    let info = log.append(&b, AppendOrigin::Coordinator, 3, now).unwrap();
+    // What the log stored: the same bytes with the base offset and leader epoch assigned.
+    strom_records::header::set_base_offset(&mut b, info.first_offset);
+    strom_records::header::set_partition_leader_epoch(&mut b, 3);
     Appended {
         base: info.first_offset,
         last: info.last_offset,
