@@ -7,11 +7,10 @@
 //! then fail with an I/O or `Corrupt` error and the fetch should be retried.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::error::{IoContext, StorageError};
 use strom_records::header::BATCH_HEADER_LEN;
@@ -69,7 +68,7 @@ impl ReadPlan {
     /// are then walked in memory (no read per batch), and the bytes past the last whole batch
     /// that qualifies are dropped.
     pub fn read(&self, max_bytes: usize, min_one_batch: bool) -> Result<FetchData, StorageError> {
-        let mut buf = BytesMut::new();
+        let mut buf: Vec<u8> = Vec::new();
         // Bytes at the front of `buf` that belong to batches before `fetch_offset` (the index
         // points at or before the wanted batch).
         let mut skip = 0usize;
@@ -97,9 +96,7 @@ impl ReadPlan {
                 let chunk_len = usize::try_from(chunk)
                     .map_err(|_| corrupt(seg, pos, "read does not fit in memory"))?;
                 let at = buf.len();
-                buf.resize(at + chunk_len, 0);
-                seg.file
-                    .read_exact_at(&mut buf[at..], pos)
+                read_into(&mut buf, &seg.file, pos, chunk_len)
                     .ctx(|| format!("read {chunk_len} bytes at {pos} of {}", seg.path.display()))?;
                 // Walk the batches that are whole in this chunk.
                 let mut off = at;
@@ -159,7 +156,7 @@ impl ReadPlan {
                 }
             }
         }
-        let records = buf.freeze().slice(skip..);
+        let records = Bytes::from(buf).slice(skip..);
         Ok(FetchData {
             records,
             next_offset,
@@ -167,6 +164,27 @@ impl ReadPlan {
             log_end_offset: self.log_end_offset,
         })
     }
+}
+
+/// Appends exactly `len` bytes read at `offset` to `buf`, reading into its spare capacity (no
+/// zero-filling first: the read is the first write of that memory).
+fn read_into(buf: &mut Vec<u8>, file: &File, offset: u64, len: usize) -> std::io::Result<()> {
+    let end = buf.len() + len;
+    buf.reserve_exact(len);
+    let mut at = offset;
+    while buf.len() < end {
+        let before = buf.len();
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(buf), at) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => at += n as u64,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+        debug_assert!(buf.len() > before);
+    }
+    // The spare capacity may have been larger than asked: keep only what was asked for.
+    buf.truncate(end);
+    Ok(())
 }
 
 fn corrupt(seg: &PlanSegment, position: u64, reason: &str) -> StorageError {
