@@ -6,6 +6,12 @@ mod server;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: fetch buffers (up to `max.partition.fetch.bytes`
+/// each) are allocated and freed per request, and glibc hands such blocks back to the kernel
+/// and page-faults them in again every time; mimalloc reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Strom: a Kafka-compatible event-streaming platform in one binary.
 #[derive(Parser)]
 #[command(name = "strom", version, about, long_about = None, propagate_version = true)]
