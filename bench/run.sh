@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Measures Strom on this machine in one run and writes BENCHMARKS.md at the repository root:
+# the machine, its baselines (disk write+fdatasync, fdatasync latency, loopback TCP), then a
+# broker started here under the produce matrix, consumption from the page cache, end-to-end
+# latency and the broker's memory. bench/report.py turns the raw results into the markdown.
+#
+# Usage: bench/run.sh [--quick] [--no-build] [--output FILE] [--data-parent DIR] [--port N]
+#   --quick            smoke run: 1-2 s per case and a reduced matrix (about 1-2 minutes)
+#   --no-build         use the existing target/release/strom instead of building it
+#   --output FILE      where to write the report (default: BENCHMARKS.md at the repo root)
+#   --data-parent DIR  where the broker's fresh data directory is made (default: target/bench,
+#                      on the filesystem of the default ./strom-data); the disk baseline runs there
+#   --port N           broker port on 127.0.0.1 (default: a free one)
+# The binary is ${CARGO_TARGET_DIR:-target}/release/strom, as cargo builds it. Raw results and
+# logs stay in target/bench/ (results.jsonl, logs/). A hand-written analysis in bench/notes.md,
+# if present, is included in the report.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+QUICK=0
+BUILD=1
+OUTPUT="$ROOT/BENCHMARKS.md"
+WORK="$ROOT/target/bench"
+DATA_PARENT=""
+PORT=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --no-build) BUILD=0 ;;
+        --output) OUTPUT=$(realpath -m "$2"); shift ;;
+        --data-parent) DATA_PARENT=$(realpath -m "$2"); shift ;;
+        --port) PORT=$2; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+REPORT="$ROOT/bench/report.py"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/strom"
+RESULTS="$WORK/results.jsonl"
+LOGS="$WORK/logs"
+DATA_PARENT=${DATA_PARENT:-$WORK}
+
+if [[ $QUICK == 1 ]]; then
+    PRODUCE_SECS=1; E2E_SECS=2; NET_SECS=1; DISK_MB=128
+else
+    PRODUCE_SECS=5; E2E_SECS=10; NET_SECS=5; DISK_MB=1024
+fi
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+# ---- build and machine -------------------------------------------------------------------------
+if [[ $BUILD == 1 ]]; then
+    log "building strom (release)"
+    cargo build --release -p strom
+fi
+[[ -x $BIN ]] || { echo "no binary at $BIN (build it or drop --no-build)" >&2; exit 1; }
+
+mkdir -p "$WORK" "$DATA_PARENT"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+: >"$RESULTS"
+DATA=$(mktemp -d "$DATA_PARENT/data.XXXXXX")
+SERVER_PID=""
+
+cleanup() {
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "broker did not stop on SIGTERM within 10 s; killing it" >&2
+            kill -KILL "$SERVER_PID" 2>/dev/null || true
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$DATA"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+python3 "$REPORT" meta "$RESULTS" --params "{\"quick\": $([[ $QUICK == 1 ]] && echo true || echo false), \
+\"produce_seconds\": $PRODUCE_SECS, \"e2e_seconds\": $E2E_SECS}"
+python3 "$REPORT" machine "$RESULTS" --data-dir "$DATA" --binary "$BIN"
+
+CASE=0
+# run_case SECTION PARAMS_JSON COMMAND...: runs one bench command and records its JSON line.
+run_case() {
+    local section=$1 params=$2
+    shift 2
+    CASE=$((CASE + 1))
+    local name
+    name=$(printf '%03d-%s' "$CASE" "$section")
+    log "$section $params"
+    local rc=0
+    "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" || rc=$?
+    python3 "$REPORT" add "$RESULTS" "$section" --params "$params" --rc "$rc" \
+        --stdout "$LOGS/$name.out" --stderr "$LOGS/$name.err"
+    tail -n 1 "$LOGS/$name.out" | cut -c1-200
+}
+
+# ---- baselines (before the broker starts) ------------------------------------------------------
+run_case disk "{\"dir\": \"$DATA\"}" "$BIN" bench disk --dir "$DATA" --size-mb "$DISK_MB" --json
+run_case net "{}" "$BIN" bench net --seconds "$NET_SECS" --json
+
+# ---- broker ------------------------------------------------------------------------------------
+# Room for the idle-connection test (the broker inherits this limit).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+if [[ -z $PORT ]]; then
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+BROKERS="127.0.0.1:$PORT"
+log "starting the broker on $BROKERS, data in $DATA"
+"$BIN" server --data-dir "$DATA/broker" --listen "$BROKERS" --log-level warn >"$LOGS/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOGS/server.log" >&2; echo "broker exited" >&2; exit 1; }
+    sleep 0.1
+done
+python3 "$REPORT" meta "$RESULTS" --params "{\"port\": $PORT, \"server_pid\": $SERVER_PID}"
+python3 "$REPORT" rss "$RESULTS" --pid "$SERVER_PID" --label "start"
+
+# ---- produce matrix ----------------------------------------------------------------------------
+if [[ $QUICK == 1 ]]; then
+    # size acks partitions producers keys
+    CASES=(
+        "100 1 1 1 none" "100 all 1 1 none" "1024 1 1 1 none" "1024 all 1 1 none"
+        "1024 1 6 4 random"
+    )
+else
+    CASES=()
+    for size in 100 1024; do
+        for acks in 1 all; do
+            for partitions in 1 6; do
+                for producers in 1 4; do
+                    for keys in none random; do
+                        CASES+=("$size $acks $partitions $producers $keys")
+                    done
+                done
+            done
+        done
+    done
+fi
+
+# Topics kept for the consume runs: the first 1 KiB acks=1 topic with 1 and with 6 partitions.
+CONSUME_P1=""
+CONSUME_P6=""
+for c in "${CASES[@]}"; do
+    read -r size acks partitions producers keys <<<"$c"
+    topic="bench-$size-acks$acks-p$partitions-x$producers-$keys"
+    run_case produce \
+        "{\"topic\": \"$topic\", \"record_size\": $size, \"acks\": \"$acks\", \"partitions\": $partitions, \"producers\": $producers, \"keys\": \"$keys\", \"linger_ms\": 5, \"batch_size\": 1000000, \"duration\": $PRODUCE_SECS}" \
+        "$BIN" bench produce --brokers "$BROKERS" --topic "$topic" --partitions "$partitions" \
+        --record-size "$size" --duration "$PRODUCE_SECS" --acks "$acks" --keys "$keys" \
+        --producers "$producers" --linger-ms 5 --batch-size 1000000 --compression none --quiet --json
+    keep=0
+    if [[ $size == 1024 && $acks == 1 ]]; then
+        if [[ $partitions == 1 && -z $CONSUME_P1 ]]; then CONSUME_P1=$topic; keep=1; fi
+        if [[ $partitions == 6 && -z $CONSUME_P6 ]]; then CONSUME_P6=$topic; keep=1; fi
+    fi
+    # Keep the disk from filling up: only the consume sources stay.
+    if [[ $keep == 0 ]]; then
+        "$BIN" topic delete "$topic" --brokers "$BROKERS" >>"$LOGS/topic-delete.log" 2>&1 || true
+    fi
+done
+
+# ---- consume from the page cache ---------------------------------------------------------------
+consume() { # topic partitions consumers
+    run_case consume \
+        "{\"topic\": \"$1\", \"record_size\": 1024, \"partitions\": $2, \"consumers\": $3}" \
+        "$BIN" bench consume --brokers "$BROKERS" --topic "$1" --consumers "$3" --quiet --json
+}
+[[ -n $CONSUME_P1 ]] && consume "$CONSUME_P1" 1 1
+if [[ -n $CONSUME_P6 ]]; then
+    consume "$CONSUME_P6" 6 1
+    [[ $QUICK == 1 ]] || consume "$CONSUME_P6" 6 2
+fi
+
+# ---- end-to-end latency ------------------------------------------------------------------------
+# At 5,000 records/s: one producer, one partition, with linger.ms 0, 1 and 5 (a linger adds to
+# every latency, no linger means more and smaller requests; the report takes the best for the
+# target and shows all). At half the peak: the configuration of the fastest 1 KiB acks=all produce
+# run, with its linger.ms (5), at half its rate.
+e2e() { # label rate partitions producers keys linger
+    local topic
+    topic="e2e-$(echo "$1" | tr -c 'a-z0-9\n' '-')"
+    run_case e2e \
+        "{\"label\": \"$1\", \"kind\": \"${1%% *}\", \"topic\": \"$topic\", \"rate\": $2, \"record_size\": 1024, \"partitions\": $3, \"producers\": $4, \"keys\": \"$5\", \"linger_ms\": $6, \"acks\": \"all\"}" \
+        "$BIN" bench e2e --brokers "$BROKERS" --topic "$topic" --partitions "$3" --rate "$2" \
+        --duration "$E2E_SECS" --record-size 1024 --acks all --producers "$4" --keys "$5" \
+        --linger-ms "$6" --quiet --json
+}
+if [[ $QUICK == 1 ]]; then LINGERS=(0 5); else LINGERS=(0 1 5); fi
+for linger in "${LINGERS[@]}"; do
+    e2e "5000/s linger $linger" 5000 1 1 none "$linger"
+done
+if PEAK=$(python3 "$REPORT" peak "$RESULTS" --record-size 1024 --acks all); then
+    read -r peak partitions producers keys <<<"$PEAK"
+    e2e "half peak" $((peak / 2)) "$partitions" "$producers" "$keys" 5
+else
+    log "no 1 KiB acks=all peak: skipping the half-peak end-to-end run"
+fi
+
+# ---- broker memory -----------------------------------------------------------------------------
+python3 "$REPORT" rss "$RESULTS" --pid "$SERVER_PID" --label "after runs"
+IDLE=2000
+python3 "$REPORT" idle "$RESULTS" --pid "$SERVER_PID" --port "$PORT" --count "$IDLE" \
+    --label "$IDLE idle connections"
+
+log "stopping the broker"
+cleanup
+SERVER_PID=""
+
+NOTES=()
+[[ -f $ROOT/bench/notes.md ]] && NOTES=(--notes "$ROOT/bench/notes.md")
+python3 "$REPORT" render "$RESULTS" --output "$OUTPUT" "${NOTES[@]}"
+log "wrote $OUTPUT (raw results: $RESULTS)"
