@@ -20,6 +20,9 @@ pub enum Reply {
     None,
     /// Close the connection (a produce with acks=0 that failed: the client learns of it only so).
     Close,
+    /// The reply comes later (a produce waiting for its data to be durable); meanwhile the
+    /// connection handles its next requests and queues their replies behind this one.
+    Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>),
 }
 
 /// Who sent a request: what handlers need beyond the request itself.

@@ -1,20 +1,47 @@
-//! One client connection: read a frame, decode it, answer it, in order. Kafka serves one request
-//! of a connection at a time (it mutes the channel while a request is in flight), so a
-//! connection's responses leave in request order by construction; connections run concurrently.
+//! One client connection: read frames, decode them, answer them, with responses leaving in
+//! request order.
+//!
+//! Requests are handled one at a time, in order, as Kafka does. A produce is answered in two
+//! parts: its append happens while it is being handled, its acknowledgement (which may wait for
+//! an fsync) is a deferred reply. The connection goes on reading and handling the next requests
+//! while deferred replies wait, so a producer that pipelines requests (librdkafka sends up to
+//! `max.in.flight` of them) has them all covered by one group-committed fsync instead of one
+//! fsync each. Replies are queued in request order and written as each becomes ready; at most
+//! [`MAX_IN_FLIGHT`] wait at once. Reading runs in its own task so that a frame is never cut
+//! in half by the connection's other work.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::{FuturesOrdered, StreamExt};
 use strom_protocol::frame::{read_frame, FrameError};
 use strom_protocol::messages::{ApiKey, ResponseKind};
 use strom_protocol::{decode_request, encode_response, DecodeError};
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::apis::{self, Reply};
 use crate::server::Broker;
+
+/// Replies of one connection that may wait (for durability) at once; past this the connection
+/// stops reading until the oldest is written (Kafka's `max.in.flight` is 5 per producer by
+/// default; librdkafka's is higher for non-idempotent producers).
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// What to do with the connection once a reply is ready.
+enum Output {
+    Write(Bytes),
+    Skip,
+    Close,
+}
+
+type Pending = Pin<Box<dyn Future<Output = Output> + Send>>;
 
 /// Serves one connection until the client closes it, it sends something Kafka would close the
 /// connection for, or the broker shuts down.
@@ -26,89 +53,197 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
-    // Small: idle connections cost this much each; large frames bypass the buffer anyway.
-    let mut reader = BufReader::with_capacity(8 * 1024, reader);
-    loop {
+    let (frames_tx, mut frames) = mpsc::channel(1);
+    let reading = tokio::spawn(read_frames(broker.clone(), reader, peer, frames_tx));
+    let mut in_flight: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut open = true;
+    while open {
         if *shutdown.borrow() {
             break;
         }
-        let (max_frame, max_idle_ms) = {
-            let config = broker.config.read();
-            (
-                config.socket_request_max_bytes().max(0) as usize,
-                config.connections_max_idle_ms().max(1) as u64,
-            )
-        };
-        let idle = tokio::time::sleep(std::time::Duration::from_millis(max_idle_ms));
-        let frame = tokio::select! {
-            frame = read_frame(&mut reader, max_frame) => frame,
+        let max_idle_ms = broker.config.read().connections_max_idle_ms().max(1) as u64;
+        let idle = tokio::time::sleep(Duration::from_millis(max_idle_ms));
+        tokio::select! {
+            biased;
+            Some(output) = in_flight.next(), if !in_flight.is_empty() => {
+                open = write(&mut writer, output, peer).await;
+            }
+            frame = frames.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                let Some(frame) = frame else { break };
+                let pending = handle(&broker, frame, peer, &mut in_flight, &mut writer).await;
+                match pending {
+                    Some(pending) => {
+                        let closes = matches!(pending, Queued::Close);
+                        in_flight.push_back(pending.into_future());
+                        if closes {
+                            // Answer what came before, then close; read nothing more.
+                            break;
+                        }
+                    }
+                    None => open = false,
+                }
+            }
             _ = shutdown.changed() => break,
             // Kafka's connections.max.idle.ms: a connection that sends nothing is closed.
-            _ = idle => {
+            _ = idle, if in_flight.is_empty() => {
                 tracing::debug!(%peer, "closing idle connection");
                 break;
             }
-        };
-        let frame = match frame {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(FrameError::Io(error)) => {
-                tracing::debug!(%peer, %error, "connection error");
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%peer, %error, "closing connection");
-                break;
-            }
-        };
-        let response = match decode_request(frame) {
-            Ok(request) => {
-                let correlation_id = request.correlation_id();
-                let api_version = request.api_version();
-                match apis::handle(&broker, request, peer).await {
-                    Reply::Response(body) => encode(correlation_id, api_version, &body, peer),
-                    Reply::None => continue,
-                    Reply::Close => break,
-                }
-            }
-            Err(DecodeError::UnsupportedVersion {
-                api_key: ApiKey::ApiVersions,
-                api_version,
-                correlation_id,
-            }) => {
-                // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges, so the client
-                // can pick a version it shares with us.
-                tracing::debug!(%peer, api_version, "ApiVersions of an unsupported version");
-                let body = ResponseKind::ApiVersions(
-                    crate::handlers::api_versions::unsupported_version_response(),
-                );
-                encode(correlation_id, 0, &body, peer)
-            }
-            Err(error) => {
-                tracing::warn!(%peer, %error, "closing connection after an undecodable request");
-                break;
-            }
-        };
-        let Some(response) = response else { break };
-        if let Err(error) = writer.write_all(&response).await {
-            tracing::debug!(%peer, %error, "cannot write response");
-            break;
         }
+    }
+    reading.abort();
+    // Requests already handled get their answers (a stopping broker finishes in-flight work).
+    while open {
+        let Some(output) = in_flight.next().await else {
+            break;
+        };
+        open = write(&mut writer, output, peer).await;
     }
     let _ = writer.shutdown().await;
 }
 
-fn encode(
+/// A handled request's place in the reply queue.
+enum Queued {
+    Ready(Output),
+    Close,
+    Deferred(Pin<Box<dyn Future<Output = Reply> + Send>>, i32, i16),
+}
+
+impl Queued {
+    fn into_future(self) -> Pending {
+        match self {
+            Queued::Ready(output) => Box::pin(std::future::ready(output)),
+            Queued::Close => Box::pin(std::future::ready(Output::Close)),
+            Queued::Deferred(reply, correlation_id, api_version) => Box::pin(async move {
+                let peer: Option<SocketAddr> = None;
+                output_of(reply.await, correlation_id, api_version, peer)
+            }),
+        }
+    }
+}
+
+/// Reads frames into `frames` until the connection ends or an invalid frame arrives.
+async fn read_frames(
+    broker: Arc<Broker>,
+    reader: OwnedReadHalf,
+    peer: SocketAddr,
+    frames: mpsc::Sender<Bytes>,
+) {
+    // Small: idle connections cost this much each; large frames bypass the buffer anyway.
+    let mut reader = BufReader::with_capacity(8 * 1024, reader);
+    loop {
+        let max_frame = broker.config.read().socket_request_max_bytes().max(0) as usize;
+        let frame = match read_frame(&mut reader, max_frame).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(FrameError::Io(error)) => {
+                tracing::debug!(%peer, %error, "connection error");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%peer, %error, "closing connection");
+                return;
+            }
+        };
+        if frames.send(frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Decodes and handles one request; `None` closes the connection at once. While the handler
+/// runs, replies queued before it that become ready are written (they precede it).
+async fn handle(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: SocketAddr,
+    in_flight: &mut FuturesOrdered<Pending>,
+    writer: &mut OwnedWriteHalf,
+) -> Option<Queued> {
+    match decode_request(frame) {
+        Ok(request) => {
+            let correlation_id = request.correlation_id();
+            let api_version = request.api_version();
+            let handling = apis::handle(broker, request, peer);
+            tokio::pin!(handling);
+            let reply = loop {
+                tokio::select! {
+                    biased;
+                    reply = &mut handling => break reply,
+                    Some(output) = in_flight.next(), if !in_flight.is_empty() => {
+                        if !write(writer, output, peer).await {
+                            return None;
+                        }
+                    }
+                }
+            };
+            Some(match reply {
+                Reply::Deferred(reply) => Queued::Deferred(reply, correlation_id, api_version),
+                Reply::Close => Queued::Close,
+                reply => Queued::Ready(output_of(reply, correlation_id, api_version, Some(peer))),
+            })
+        }
+        Err(DecodeError::UnsupportedVersion {
+            api_key: ApiKey::ApiVersions,
+            api_version,
+            correlation_id,
+        }) => {
+            // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges, so the client
+            // can pick a version it shares with us.
+            tracing::debug!(%peer, api_version, "ApiVersions of an unsupported version");
+            let body = ResponseKind::ApiVersions(
+                crate::handlers::api_versions::unsupported_version_response(),
+            );
+            Some(Queued::Ready(output_of(
+                Reply::Response(body),
+                correlation_id,
+                0,
+                Some(peer),
+            )))
+        }
+        Err(error) => {
+            tracing::warn!(%peer, %error, "closing connection after an undecodable request");
+            Some(Queued::Close)
+        }
+    }
+}
+
+/// Writes one output; false when the connection must end.
+async fn write(writer: &mut OwnedWriteHalf, output: Output, peer: SocketAddr) -> bool {
+    match output {
+        Output::Write(response) => match writer.write_all(&response).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "cannot write response");
+                false
+            }
+        },
+        Output::Skip => true,
+        Output::Close => false,
+    }
+}
+
+/// The bytes (or the lack of them) a reply puts on the wire.
+fn output_of(
+    reply: Reply,
     correlation_id: i32,
     api_version: i16,
-    body: &ResponseKind,
-    peer: SocketAddr,
-) -> Option<Bytes> {
-    match encode_response(correlation_id, api_version, body) {
-        Ok(bytes) => Some(bytes),
-        Err(error) => {
-            tracing::error!(%peer, %error, api_version, "cannot encode response; closing connection");
-            None
+    peer: Option<SocketAddr>,
+) -> Output {
+    match reply {
+        Reply::Response(body) => match encode_response(correlation_id, api_version, &body) {
+            Ok(bytes) => Output::Write(bytes),
+            Err(error) => {
+                tracing::error!(?peer, %error, api_version, "cannot encode response; closing connection");
+                Output::Close
+            }
+        },
+        Reply::None => Output::Skip,
+        Reply::Close => Output::Close,
+        // A deferred reply resolves to a final one; a nested deferral is a broker bug.
+        Reply::Deferred(_) => {
+            tracing::error!(?peer, "a deferred reply deferred again; closing connection");
+            Output::Close
         }
     }
 }

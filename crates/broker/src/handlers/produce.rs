@@ -2,6 +2,8 @@
 //!
 //! All partitions of a request are appended first; the fsyncs that `acks=all` waits for then run
 //! concurrently, so one request over many partitions costs one round of group-committed fsyncs.
+//! That wait is a deferred reply: the connection handles the producer's next requests meanwhile
+//! (see `connection`), and their appends join the same group commit.
 
 use std::sync::Arc;
 
@@ -140,19 +142,27 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
         }
     }
     let acks_all = acks == -1;
-    futures::future::join_all(
-        pending
-            .iter()
-            .map(|a| a.partition.make_durable(&a.info, a.records, acks_all)),
-    )
-    .await;
+    let durable = async move {
+        futures::future::join_all(
+            pending
+                .iter()
+                .map(|a| a.partition.make_durable(&a.info, a.records, acks_all)),
+        )
+        .await;
+    };
     if acks == 0 {
+        durable.await;
         // The client reads no response; an error can only be signalled by closing.
         return if any_error { Reply::Close } else { Reply::None };
     }
-    Reply::Response(strom_protocol::messages::ResponseKind::Produce(
-        ProduceResponse::default().with_responses(responses),
-    ))
+    // The appends are done (in request order); the acknowledgement waits for durability while
+    // the connection goes on with the producer's next requests (one fsync covers them all).
+    Reply::Deferred(Box::pin(async move {
+        durable.await;
+        Reply::Response(strom_protocol::messages::ResponseKind::Produce(
+            ProduceResponse::default().with_responses(responses),
+        ))
+    }))
 }
 
 fn set_error(response: &mut PartitionProduceResponse, error: PartitionError) {
