@@ -212,7 +212,10 @@ pub fn create_producer(
         .set("batch.num.messages", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "262144")
-        .set("message.timeout.ms", "30000");
+        .set("message.timeout.ms", "30000")
+        // Like the Java client (TCP_NODELAY): without it, librdkafka's small requests wait on
+        // Nagle's algorithm for the previous one's ACK, which measures the kernel, not Strom.
+        .set("socket.nagle.disable", "true");
     let producer: BaseProducer<AckRecorder> = config
         .create_with_context(AckRecorder {
             recorder: Arc::clone(recorder),
