@@ -73,7 +73,7 @@ pub async fn serve(
                 let pending = handle(&broker, frame, peer, &mut in_flight, &mut writer).await;
                 match pending {
                     Some(pending) => {
-                        let closes = matches!(pending, Queued::Close);
+                        let closes = matches!(pending, Queued::Ready(Output::Close));
                         in_flight.push_back(pending.into_future());
                         if closes {
                             // Answer what came before, then close; read nothing more.
@@ -105,19 +105,22 @@ pub async fn serve(
 /// A handled request's place in the reply queue.
 enum Queued {
     Ready(Output),
-    Close,
-    Deferred(Pin<Box<dyn Future<Output = Reply> + Send>>, i32, i16),
+    /// A deferred reply with what encoding it needs: correlation id, api version, peer.
+    Deferred(
+        Pin<Box<dyn Future<Output = Reply> + Send>>,
+        i32,
+        i16,
+        SocketAddr,
+    ),
 }
 
 impl Queued {
     fn into_future(self) -> Pending {
         match self {
             Queued::Ready(output) => Box::pin(std::future::ready(output)),
-            Queued::Close => Box::pin(std::future::ready(Output::Close)),
-            Queued::Deferred(reply, correlation_id, api_version) => Box::pin(async move {
-                let peer: Option<SocketAddr> = None;
-                output_of(reply.await, correlation_id, api_version, peer)
-            }),
+            Queued::Deferred(reply, correlation_id, api_version, peer) => {
+                Box::pin(async move { output_of(reply.await, correlation_id, api_version, peer) })
+            }
         }
     }
 }
@@ -178,9 +181,10 @@ async fn handle(
                 }
             };
             Some(match reply {
-                Reply::Deferred(reply) => Queued::Deferred(reply, correlation_id, api_version),
-                Reply::Close => Queued::Close,
-                reply => Queued::Ready(output_of(reply, correlation_id, api_version, Some(peer))),
+                Reply::Deferred(reply) => {
+                    Queued::Deferred(reply, correlation_id, api_version, peer)
+                }
+                reply => Queued::Ready(output_of(reply, correlation_id, api_version, peer)),
             })
         }
         Err(DecodeError::UnsupportedVersion {
@@ -198,12 +202,12 @@ async fn handle(
                 Reply::Response(body),
                 correlation_id,
                 0,
-                Some(peer),
+                peer,
             )))
         }
         Err(error) => {
             tracing::warn!(%peer, %error, "closing connection after an undecodable request");
-            Some(Queued::Close)
+            Some(Queued::Ready(Output::Close))
         }
     }
 }
@@ -224,17 +228,12 @@ async fn write(writer: &mut OwnedWriteHalf, output: Output, peer: SocketAddr) ->
 }
 
 /// The bytes (or the lack of them) a reply puts on the wire.
-fn output_of(
-    reply: Reply,
-    correlation_id: i32,
-    api_version: i16,
-    peer: Option<SocketAddr>,
-) -> Output {
+fn output_of(reply: Reply, correlation_id: i32, api_version: i16, peer: SocketAddr) -> Output {
     match reply {
         Reply::Response(body) => match encode_response(correlation_id, api_version, &body) {
             Ok(bytes) => Output::Write(bytes),
             Err(error) => {
-                tracing::error!(?peer, %error, api_version, "cannot encode response; closing connection");
+                tracing::error!(%peer, %error, api_version, "cannot encode response; closing connection");
                 Output::Close
             }
         },
@@ -242,7 +241,7 @@ fn output_of(
         Reply::Close => Output::Close,
         // A deferred reply resolves to a final one; a nested deferral is a broker bug.
         Reply::Deferred(_) => {
-            tracing::error!(?peer, "a deferred reply deferred again; closing connection");
+            tracing::error!(%peer, "a deferred reply deferred again; closing connection");
             Output::Close
         }
     }

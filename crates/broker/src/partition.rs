@@ -188,10 +188,7 @@ impl Partition {
             let info = log.append(batches, origin, self.leader_epoch(), now_ms)?;
             // First unstable offset before log end: a reader that sees the new log end (read
             // first in `last_stable_offset`) also sees the transaction this append opened.
-            self.first_unstable_offset.store(
-                log.first_unstable_offset().unwrap_or(i64::MAX),
-                Ordering::Release,
-            );
+            self.publish_first_unstable(&log);
             self.log_end_offset
                 .store(log.log_end_offset(), Ordering::Release);
             info
@@ -311,10 +308,7 @@ impl Partition {
         let mut log = self.log.lock();
         let start = log.delete_records_before(offset)?;
         self.log_start_offset.store(start, Ordering::Release);
-        self.first_unstable_offset.store(
-            log.first_unstable_offset().unwrap_or(i64::MAX),
-            Ordering::Release,
-        );
+        self.publish_first_unstable(&log);
         Ok(start)
     }
 
@@ -330,10 +324,7 @@ impl Partition {
         let outcome = log.apply_retention(now_ms, high_watermark)?;
         self.log_start_offset
             .store(log.log_start_offset(), Ordering::Release);
-        self.first_unstable_offset.store(
-            log.first_unstable_offset().unwrap_or(i64::MAX),
-            Ordering::Release,
-        );
+        self.publish_first_unstable(&log);
         Ok(outcome.deleted_segments())
     }
 
@@ -352,6 +343,14 @@ impl Partition {
             *self.retired.0.lock() = parked.or_else(|| Some(PathBuf::new()));
         }
         self.wake_waiters();
+    }
+
+    /// Makes the log's first unstable offset (under its lock) visible to `last_stable_offset`.
+    fn publish_first_unstable(&self, log: &Log) {
+        self.first_unstable_offset.store(
+            log.first_unstable_offset().unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
     }
 
     /// Registers a fetch that waits for new data; the next append notifies it.

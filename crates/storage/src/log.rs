@@ -478,7 +478,7 @@ impl Log {
                 .append(&info, origin)
                 .map_err(StorageError::ProducerState)?;
         }
-        let update = producer_append.finish();
+        let mut update = producer_append.finish();
         let last_offset = first_offset + count - 1;
         if self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms) {
             let r = self.roll_inner(now_ms);
@@ -534,7 +534,7 @@ impl Log {
             .active_mut()
             .append_vectored(&pieces, &metas, interval, now_ms);
         self.guard(r, true)?;
-        let aborted = update.aborted.clone();
+        let aborted = std::mem::take(&mut update.aborted);
         self.producers.apply(update);
         if !aborted.is_empty() {
             let path = self.active().txn_index_path();

@@ -3,7 +3,9 @@
 //! The `.log` file is append-only (except for `truncate_to`), written with positional writes at
 //! `size`. The `.index` and `.timeindex` files are written whole, atomically, when the segment is
 //! rolled or the log is closed; on open they are loaded if sane and rebuilt from the `.log`
-//! otherwise. Invariant: index entries never point at or past `size`.
+//! otherwise. The `.txnindex` (aborted transactions, see [`crate::txn_index`]) is appended to on
+//! each ABORT marker and fsynced when the segment is rolled and at close; it goes with the
+//! segment. Invariant: index entries never point at or past `size`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -467,7 +469,6 @@ impl Segment {
     }
 }
 
-/// Reads the header at `pos` of a file whose valid bytes end at `end`.
 /// Writes every piece, in order, at `offset` (pwritev, resumed after short writes).
 fn write_all_vectored_at(file: &File, pieces: &[&[u8]], offset: u64) -> std::io::Result<()> {
     /// Linux's IOV_MAX.
@@ -503,6 +504,7 @@ fn write_all_vectored_at(file: &File, pieces: &[&[u8]], offset: u64) -> std::io:
     Ok(())
 }
 
+/// Reads the header at `pos` of a file whose valid bytes end at `end`.
 pub fn read_header_at(
     file: &File,
     path: &Path,

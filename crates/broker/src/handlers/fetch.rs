@@ -2,7 +2,8 @@
 //! spinning) up to `max_wait_ms` until `min_bytes` are available.
 //!
 //! The partitions are planned under their locks without I/O; the reads of all partitions then
-//! run in one blocking task, outside any lock. A waiting fetch registers with each partition it
+//! run in one blocking task, outside any lock (a `read_committed` read then takes the log's lock
+//! briefly again for its in-memory list of aborted transactions). A waiting fetch registers with each partition it
 //! reads and is woken by the next append to any of them (Kafka's fetch purgatory).
 //!
 //! Isolation: a `read_committed` fetch reads no further than the last stable offset and lists
@@ -183,16 +184,16 @@ async fn read_all(wanted: &[Wanted], max_bytes: i32, read_committed: bool) -> Ve
                     Ok(data) => {
                         remaining = remaining.saturating_sub(data.records.len());
                         returned_any |= !data.records.is_empty();
-                        let mut answer = planned.answer(None, Bytes::new());
-                        if planned.read_committed {
-                            if let Some(upper) = data.next_offset {
-                                answer.aborted = planned
-                                    .partition
-                                    .aborted_transactions(planned.plan.fetch_offset(), upper);
-                            }
+                        let aborted = match data.next_offset {
+                            Some(upper) if planned.read_committed => planned
+                                .partition
+                                .aborted_transactions(planned.plan.fetch_offset(), upper),
+                            _ => Vec::new(),
+                        };
+                        Answer {
+                            aborted,
+                            ..planned.answer(None, data.records)
                         }
-                        answer.records = data.records;
-                        answer
                     }
                     Err(error) => {
                         tracing::error!(%error, "fetch read failed");
