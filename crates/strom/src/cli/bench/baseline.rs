@@ -45,6 +45,9 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
+use super::common::Rng;
+use super::stats::round3;
+
 #[derive(Args)]
 pub struct DiskArgs {
     /// Directory whose filesystem is measured (a temporary file is written there).
@@ -214,7 +217,7 @@ fn send_for(
         .set_nodelay(true)
         .context("cannot set TCP_NODELAY on the sender")?;
     let mut data = vec![0u8; buffer];
-    fill_pseudo_random(&mut data, 0x5eed);
+    Rng::seeded(0x5eed).fill(&mut data);
     let started = Instant::now();
     let mut sent = 0u64;
     while started.elapsed() < duration {
@@ -268,7 +271,7 @@ fn write_fdatasync_bandwidth(dir: &Path, block: usize, limit: u64) -> anyhow::Re
     let scratch = ScratchFile::create(dir)?;
     let mut file = scratch.file()?;
     let mut data = vec![0u8; block];
-    fill_pseudo_random(&mut data, block as u64);
+    Rng::seeded(block as u64).fill(&mut data);
     let started = Instant::now();
     let mut bytes = 0u64;
     let mut syncs = 0u64;
@@ -306,7 +309,7 @@ fn fdatasync_latency(dir: &Path, max_samples: usize) -> anyhow::Result<Latency> 
     let scratch = ScratchFile::create(dir)?;
     let mut file = scratch.file()?;
     let mut data = vec![0u8; LATENCY_APPEND];
-    fill_pseudo_random(&mut data, 42);
+    Rng::seeded(42).fill(&mut data);
     let mut samples = Vec::with_capacity(max_samples);
     let started = Instant::now();
     while samples.len() < max_samples && started.elapsed() < LATENCY_PHASE_CAP {
@@ -345,22 +348,6 @@ fn megabytes_per_sec(bytes: u64, elapsed: Duration) -> f64 {
         bytes as f64 / 1e6 / secs
     } else {
         0.0
-    }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-/// Fills `data` with xorshift64* output: incompressible enough for any filesystem.
-fn fill_pseudo_random(data: &mut [u8], seed: u64) {
-    let mut state = seed | 1;
-    for chunk in data.chunks_mut(8) {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let word = state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 

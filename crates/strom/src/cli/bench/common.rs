@@ -298,6 +298,19 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// Seeded with `seed` (the same bytes every run).
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    /// Fills `data` with output of the generator: incompressible enough for any filesystem.
+    pub fn fill(&mut self, data: &mut [u8]) {
+        for chunk in data.chunks_mut(8) {
+            let word = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+
     /// `len` random upper-case letters, as kafka-producer-perf-test's payloads.
     pub fn letters(&mut self, len: usize) -> Vec<u8> {
         (0..len)
