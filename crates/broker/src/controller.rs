@@ -134,6 +134,51 @@ impl Controller {
         ))
     }
 
+    /// Creates a coordinator's internal topic (`__consumer_offsets`, `__transaction_state`:
+    /// compacted, 100 MiB segments) unless it exists, and returns its partitions as this broker
+    /// hosts them, by index.
+    pub fn ensure_coordinator_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        compression: &str,
+    ) -> Result<Vec<(i32, Arc<crate::partition::Partition>)>, ApiError> {
+        if self.image().topic(name).is_none() {
+            let configs = BTreeMap::from([
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("compression.type".to_string(), compression.to_string()),
+                ("segment.bytes".to_string(), (100 * 1024 * 1024).to_string()),
+            ]);
+            let request = NewTopic {
+                name: name.to_string(),
+                num_partitions: partitions,
+                replication_factor: -1,
+                assignments: Vec::new(),
+                configs,
+            };
+            match self.create_topics(&[request], false).pop() {
+                Some(Ok(_)) => tracing::info!(partitions, "created {name}"),
+                Some(Err(error)) if error.code == ResponseError::TopicAlreadyExists.code() => {}
+                Some(Err(error)) => return Err(error),
+                None => return Err(ApiError::new(ResponseError::CoordinatorNotAvailable)),
+            }
+        }
+        let image = self.image();
+        let topic = image
+            .topic(name)
+            .ok_or_else(|| ApiError::new(ResponseError::CoordinatorNotAvailable))?;
+        topic
+            .partitions
+            .keys()
+            .map(|&index| {
+                self.replicas
+                    .get(name, index)
+                    .map(|partition| (index, partition))
+                    .ok_or_else(|| ApiError::new(ResponseError::CoordinatorNotAvailable))
+            })
+            .collect()
+    }
+
     /// Hands out the next producer id. Ids come from blocks recorded in the metadata log before
     /// any of them is used, so an id is never handed out twice, across restarts included.
     pub fn allocate_producer_id(&self) -> Result<i64, ApiError> {

@@ -14,7 +14,7 @@ pub(crate) mod cleanup;
 pub(crate) mod load;
 pub(crate) mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -27,7 +27,6 @@ use tokio::sync::oneshot;
 
 use strom_storage::{AppendInfo, AppendOrigin, StorageError};
 
-use crate::controller::NewTopic;
 use crate::error::ApiError;
 use crate::partition::Partition;
 use crate::server::{now_ms, Broker};
@@ -108,41 +107,19 @@ impl GroupCoordinator {
         if self.num_partitions.read().is_some() {
             return Ok(());
         }
-        if broker.controller.image().topic(OFFSETS_TOPIC).is_none() {
-            let partitions = broker.config.read().offsets_topic_num_partitions();
-            let mut configs = BTreeMap::new();
-            configs.insert("cleanup.policy".to_string(), "compact".to_string());
-            configs.insert("compression.type".to_string(), "producer".to_string());
-            configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
-            let request = NewTopic {
-                name: OFFSETS_TOPIC.to_string(),
-                num_partitions: partitions,
-                replication_factor: -1,
-                assignments: Vec::new(),
-                configs,
-            };
-            match broker.controller.create_topics(&[request], false).pop() {
-                Some(Ok(_)) => tracing::info!(partitions, "created {OFFSETS_TOPIC}"),
-                Some(Err(error)) if error.code == ResponseError::TopicAlreadyExists.code() => {}
-                Some(Err(error)) => return Err(error),
-                None => return Err(ApiError::new(ResponseError::CoordinatorNotAvailable)),
-            }
-        }
-        let image = broker.controller.image();
-        let Some(topic) = image.topic(OFFSETS_TOPIC) else {
-            return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
-        };
+        let partitions = broker.controller.ensure_coordinator_topic(
+            OFFSETS_TOPIC,
+            broker.config.read().offsets_topic_num_partitions(),
+            "producer",
+        )?;
         let config = Self::shard_config(broker);
         let started = std::time::Instant::now();
         let mut loaded = HashMap::new();
-        for index in topic.partitions.keys() {
-            let Some(partition) = broker.replicas.get(OFFSETS_TOPIC, *index) else {
-                return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
-            };
+        for (index, partition) in partitions {
             let mut state = GroupCoordinatorShard::new(config.clone());
             load::replay_partition(&partition, &mut state);
             loaded.insert(
-                *index,
+                index,
                 Arc::new(Shard {
                     size_after_cleanup: std::sync::atomic::AtomicU64::new(partition.size_bytes()),
                     partition,

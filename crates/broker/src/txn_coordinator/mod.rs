@@ -14,7 +14,7 @@
 mod load;
 pub mod markers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -24,7 +24,6 @@ use strom_coordinator::transaction::{
 };
 use strom_protocol::ResponseError;
 
-use crate::controller::NewTopic;
 use crate::error::ApiError;
 use crate::group_coordinator::{cleanup, write};
 use crate::partition::Partition;
@@ -115,46 +114,19 @@ impl TransactionCoordinator {
         if self.num_partitions.read().is_some() {
             return Ok(());
         }
-        if broker
-            .controller
-            .image()
-            .topic(TRANSACTION_STATE_TOPIC)
-            .is_none()
-        {
-            let partitions = broker.config.read().transaction_state_log_num_partitions();
-            let mut configs = BTreeMap::new();
-            configs.insert("cleanup.policy".to_string(), "compact".to_string());
-            configs.insert("compression.type".to_string(), "uncompressed".to_string());
-            configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
-            let request = NewTopic {
-                name: TRANSACTION_STATE_TOPIC.to_string(),
-                num_partitions: partitions,
-                replication_factor: -1,
-                assignments: Vec::new(),
-                configs,
-            };
-            match broker.controller.create_topics(&[request], false).pop() {
-                Some(Ok(_)) => tracing::info!(partitions, "created {TRANSACTION_STATE_TOPIC}"),
-                Some(Err(error)) if error.code == ResponseError::TopicAlreadyExists.code() => {}
-                Some(Err(error)) => return Err(error),
-                None => return Err(ApiError::new(ResponseError::CoordinatorNotAvailable)),
-            }
-        }
-        let image = broker.controller.image();
-        let Some(topic) = image.topic(TRANSACTION_STATE_TOPIC) else {
-            return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
-        };
+        let partitions = broker.controller.ensure_coordinator_topic(
+            TRANSACTION_STATE_TOPIC,
+            broker.config.read().transaction_state_log_num_partitions(),
+            "uncompressed",
+        )?;
         let config = Self::txn_config(broker);
         let started = std::time::Instant::now();
         let mut loaded = HashMap::new();
-        for index in topic.partitions.keys() {
-            let Some(partition) = broker.replicas.get(TRANSACTION_STATE_TOPIC, *index) else {
-                return Err(ApiError::new(ResponseError::CoordinatorNotAvailable));
-            };
+        for (index, partition) in partitions {
             let mut state = TransactionCoordinatorShard::new(config.clone(), COORDINATOR_EPOCH);
             load::replay_partition(&partition, &mut state);
             loaded.insert(
-                *index,
+                index,
                 Arc::new(TxnShard {
                     size_after_cleanup: AtomicU64::new(partition.size_bytes()),
                     partition,
