@@ -100,7 +100,7 @@ def ck_consume_all(
 ) -> dict[int, list[Rec]]:
     """Read every partition of `topic` from the beginning up to its high watermark (as of
     the call) with confluent-kafka, no consumer group. Returns {partition: [Rec, ...]}."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    from confluent_kafka import Consumer, TopicPartition
 
     conf = {
         "bootstrap.servers": bootstrap,
@@ -118,38 +118,44 @@ def ck_consume_all(
         for p in range(partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             ends[p] = high
-        out: dict[int, list[Rec]] = {p: [] for p in range(partitions)}
-        todo = {p for p in range(partitions) if ends[p] > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        deadline = time.monotonic() + timeout
-        while todo:
-            if time.monotonic() > deadline:
-                got = {p: (out[p][-1].offset if out[p] else None) for p in range(partitions)}
-                raise AssertionError(
-                    f"consume of {topic} timed out: high watermarks {ends}, last offsets read {got}"
-                )
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    if msg.offset() >= ends[msg.partition()]:
-                        todo.discard(msg.partition())
-                    continue
-                raise AssertionError(f"consume error: {msg.error()}")
-            p = msg.partition()
-            if msg.offset() >= ends[p]:
-                todo.discard(p)
-                continue
-            _, ts = msg.timestamp()
-            out[p].append(
-                Rec(p, msg.offset(), msg.key(), msg.value(), ts, list(msg.headers() or []))
-            )
-            if msg.offset() + 1 >= ends[p]:
-                todo.discard(p)
-        return out
+        return read_to_ends(consumer, topic, ends, timeout)
     finally:
         consumer.close()
+
+
+def read_to_ends(
+    consumer, topic: str, ends: dict[int, int], timeout: float, what: str = "consume", poll: float = 0.5
+) -> dict[int, list[Rec]]:
+    """Reads every partition of `topic` with the (unassigned, group-less) `consumer` from the
+    beginning up to `ends[partition]` (exclusive). Returns {partition: [Rec, ...]}."""
+    from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+
+    out: dict[int, list[Rec]] = {p: [] for p in ends}
+    todo = {p for p in ends if ends[p] > 0}
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+    deadline = time.monotonic() + timeout
+    while todo:
+        if time.monotonic() > deadline:
+            got = {p: (out[p][-1].offset if out[p] else None) for p in ends}
+            raise AssertionError(f"{what} of {topic} timed out: ends {ends}, last offsets read {got}")
+        msg = consumer.poll(poll)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                if msg.offset() >= ends[msg.partition()]:
+                    todo.discard(msg.partition())
+                continue
+            raise AssertionError(f"consume error: {msg.error()}")
+        p = msg.partition()
+        if msg.offset() >= ends[p]:
+            todo.discard(p)
+            continue
+        _, ts = msg.timestamp()
+        out[p].append(Rec(p, msg.offset(), msg.key(), msg.value(), ts, list(msg.headers() or [])))
+        if msg.offset() + 1 >= ends[p]:
+            todo.discard(p)
+    return out
 
 
 # --- consumer groups -----------------------------------------------------------------

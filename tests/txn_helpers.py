@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from helpers import Rec, wait_until
+from helpers import Rec, read_to_ends, wait_until
 from kafka_wire_txn import high_watermarks_v2, last_stable_offsets
 
 READ_COMMITTED = "read_committed"
@@ -143,8 +143,6 @@ def ck_read(
     of the call: the last stable offset (read_committed) or the high watermark
     (read_uncommitted), both from ListOffsets v2. No consumer group. With `settle`, a
     read_committed read first waits until no transaction is open (see wait_stable)."""
-    from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
-
     if isolation == READ_COMMITTED and settle:
         wait_stable(bootstrap, topic, partitions)
     if isolation == READ_COMMITTED:
@@ -153,34 +151,7 @@ def ck_read(
         ends = high_watermarks_v2(bootstrap, topic, partitions)
     consumer = ck_consumer(bootstrap, isolation)
     try:
-        out: dict[int, list[Rec]] = {p: [] for p in range(partitions)}
-        todo = {p for p in range(partitions) if ends[p] > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        deadline = time.monotonic() + timeout
-        while todo:
-            if time.monotonic() > deadline:
-                got = {p: (out[p][-1].offset if out[p] else None) for p in range(partitions)}
-                raise AssertionError(
-                    f"{isolation} read of {topic} timed out: ends {ends}, last offsets read {got}"
-                )
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    if msg.offset() >= ends[msg.partition()]:
-                        todo.discard(msg.partition())
-                    continue
-                raise AssertionError(f"consume error: {msg.error()}")
-            p = msg.partition()
-            if msg.offset() >= ends[p]:
-                todo.discard(p)
-                continue
-            _, ts = msg.timestamp()
-            out[p].append(Rec(p, msg.offset(), msg.key(), msg.value(), ts, list(msg.headers() or [])))
-            if msg.offset() + 1 >= ends[p]:
-                todo.discard(p)
-        return out
+        return read_to_ends(consumer, topic, ends, timeout, what=f"{isolation} read", poll=0.2)
     finally:
         consumer.close()
 
