@@ -383,6 +383,21 @@ def render(res, notes):
         "or batch framing); MB is 10^6 bytes; latencies are in milliseconds."
     )
     w("")
+    fill = res.meta.get("page_cache_fill_bytes")
+    if fill:
+        w(
+            f"**Steady state.** Before the baselines, the page cache was filled with a "
+            f"{fill / 2**30:.1f} GiB clean ballast file, so that the disk baseline and the broker "
+            "both write by recycling cached pages, as a broker that has run for a while does "
+            "(see the notes at the end for why this matters on a virtual machine)."
+        )
+    else:
+        w(
+            "**Page cache not filled first** (`--no-fill`, or too little free memory or disk): "
+            "on a virtual machine that reclaims free guest memory the write figures of this run "
+            "include the cost of first-touching memory (see the notes at the end)."
+        )
+    w("")
 
     w("## Machine")
     w("")

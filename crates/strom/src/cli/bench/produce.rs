@@ -1,10 +1,12 @@
 //! `strom bench produce`: producers as fast as possible or at `--rate`, reporting throughput
 //! and produce-to-ack latency. Each producer is a librdkafka `BaseProducer` on its own thread
-//! that sends a reused payload buffer (librdkafka copies it), polls for delivery reports in the
-//! same loop and measures, per record, the time from `produce()` to its delivery callback on the
-//! monotonic clock (the send time travels as the delivery opaque). [`run_producer`] is shared
+//! that sends a reused payload buffer (librdkafka copies it); a second thread waits for its
+//! delivery reports, so that each is timed when it arrives, not when the sender next gets round
+//! to polling. The latency of a record is the time from `produce()` to its delivery callback on
+//! the monotonic clock (the send time travels as the delivery opaque). [`run_producer`] is shared
 //! with `bench e2e`, which also stamps the send time into the value.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,8 +28,10 @@ use crate::cli::connection::{explain, ConnectionArgs, KafkaContext as _, CONNECT
 /// How long the final flush may wait for outstanding delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How many records are sent between two polls for delivery reports at full speed.
-const POLL_EVERY: u32 = 64;
+/// How long one wait of the delivery-report thread lasts (it then checks whether to stop).
+const REPORT_WAIT: Duration = Duration::from_millis(100);
+/// How long the sender pauses when librdkafka's queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_micros(200);
 
 /// Arguments of `strom bench produce`.
 #[derive(clap::Args)]
@@ -244,6 +248,32 @@ pub struct Plan<'a> {
 
 /// Sends `plan` through `producer`, then waits for every delivery report.
 pub fn run_producer(producer: &BaseProducer<AckRecorder>, plan: &Plan<'_>) -> Result<()> {
+    let sending = AtomicBool::new(true);
+    thread::scope(|scope| {
+        // Delivery reports are served by a thread of their own that blocks until one arrives.
+        // (rdkafka's `poll` busy-waits the last millisecond of its timeout, so this thread spins
+        // for about 1 % of the time.)
+        scope.spawn(|| {
+            while sending.load(Ordering::Acquire) {
+                producer.poll(REPORT_WAIT);
+            }
+        });
+        let sent = send_all(producer, plan);
+        sending.store(false, Ordering::Release);
+        sent
+    })?;
+    producer.flush(FLUSH_TIMEOUT).kafka_context(|| {
+        format!(
+            "{} record(s) still undelivered after {} s",
+            producer.in_flight_count(),
+            FLUSH_TIMEOUT.as_secs()
+        )
+    })?;
+    Ok(())
+}
+
+/// The sending loop of [`run_producer`].
+fn send_all(producer: &BaseProducer<AckRecorder>, plan: &Plan<'_>) -> Result<()> {
     let mut rng = Rng::new(plan.seed);
     let mut value = rng.letters(plan.record_size);
     let start = Instant::now();
@@ -252,7 +282,6 @@ pub fn run_producer(producer: &BaseProducer<AckRecorder>, plan: &Plan<'_>) -> Re
         Amount::Duration(d) => (u64::MAX, Some(start + d)),
     };
     let mut sent = 0u64;
-    let mut since_poll = 0u32;
     while sent < limit {
         let now = Instant::now();
         if deadline.is_some_and(|deadline| now >= deadline) {
@@ -264,7 +293,7 @@ pub fn run_producer(producer: &BaseProducer<AckRecorder>, plan: &Plan<'_>) -> Re
                 break;
             }
             if due > now {
-                wait_until(producer, due);
+                thread::sleep(due - now);
             }
         }
         let sent_us = now_us();
@@ -286,43 +315,12 @@ pub fn run_producer(producer: &BaseProducer<AckRecorder>, plan: &Plan<'_>) -> Re
         match producer.send(record) {
             Ok(()) => sent += 1,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                // The queue is full: serve delivery reports, then try again with a new send time.
-                producer.poll(Duration::from_millis(1));
-                continue;
+                // The queue is full: give librdkafka a moment to deliver, then try again with a
+                // new send time.
+                thread::sleep(QUEUE_FULL_PAUSE);
             }
             Err((err, _)) => return Err(err).kafka_context(|| "cannot enqueue a record"),
         }
-        since_poll += 1;
-        if since_poll >= POLL_EVERY {
-            producer.poll(Duration::ZERO);
-            since_poll = 0;
-        }
     }
-    producer.flush(FLUSH_TIMEOUT).kafka_context(|| {
-        format!(
-            "{} record(s) still undelivered after {} s",
-            producer.in_flight_count(),
-            FLUSH_TIMEOUT.as_secs()
-        )
-    })?;
     Ok(())
-}
-
-/// Waits until `due`, serving delivery reports meanwhile (librdkafka's poll has millisecond
-/// granularity, so the last stretch is a plain sleep).
-fn wait_until(producer: &BaseProducer<AckRecorder>, due: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= due {
-            return;
-        }
-        let gap = due - now;
-        if gap > Duration::from_millis(2) {
-            producer.poll(gap - Duration::from_millis(1));
-        } else {
-            producer.poll(Duration::ZERO);
-            thread::sleep(due.saturating_duration_since(Instant::now()));
-            return;
-        }
-    }
 }
