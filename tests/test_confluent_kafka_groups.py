@@ -581,31 +581,41 @@ def test_deleting_a_topic_deletes_its_committed_offsets(broker_factory):
     c.close()
 
 
-def test_offsets_log_is_cleaned_and_replays_after_restart(broker_factory):
-    """__consumer_offsets keeps only live state once a partition grows past 16 MiB: the shard
-    rewrites its live records and the log start moves past the superseded commits; a restart
-    replays from there to the same committed offsets."""
+def test_offsets_log_is_compacted_and_replays_after_restart(broker_factory):
+    """__consumer_offsets is a compacted topic cleaned by the general log cleaner: superseded
+    commits are removed from its closed segments, and a restart replays what is left to the
+    same committed offset and metadata."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from helpers import GROUP_BROKER_ARGS, ck_create_topic, unique_group, unique_topic
+    from helpers import GROUP_BROKER_ARGS, ck_create_topic, unique_group, unique_topic, wait_until
 
-    broker = broker_factory(extra_args=GROUP_BROKER_ARGS)
+    broker = broker_factory(
+        extra_args=GROUP_BROKER_ARGS
+        + [
+            "--set", "offsets.topic.segment.bytes=1048576",
+            "--set", "log.cleaner.backoff.ms=100",
+        ]
+    )
     topic, group = unique_topic("clean"), unique_group("clean")
     ck_create_topic(broker.bootstrap, topic, 1)
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
     metadata = "m" * 4000
-    commits = 4600  # about 4.2 KB each: past the 16 MiB cleaning threshold
+    commits = 600  # about 2.5 MB of commits: two closed 1 MiB segments
     for offset in range(1, commits + 1):
         c.commit(offsets=[TopicPartition(topic, 0, offset, metadata=metadata)], asynchronous=False)
-    watcher = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "watcher"})
-    low_watermarks = [
-        watcher.get_watermark_offsets(TopicPartition("__consumer_offsets", p), timeout=10)[0]
-        for p in range(50)
-    ]
-    watcher.close()
-    assert max(low_watermarks) > 0, "no __consumer_offsets partition was cleaned"
+    wait_until(
+        lambda: "cleaned log" in broker.log_text() and "__consumer_offsets" in broker.log_text(),
+        timeout=30,
+        message="a cleaning of __consumer_offsets",
+    )
     c.close()
     broker.stop()
+    sizes = [
+        sum(f.stat().st_size for f in d.iterdir() if f.suffix == ".log")
+        for d in broker.data_dir.iterdir()
+        if d.name.startswith("__consumer_offsets-")
+    ]
+    assert max(sizes) < commits * 4000 / 2, f"superseded commits were not removed: {sizes}"
     broker.restart()
     again = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
     committed = again.committed([TopicPartition(topic, 0)], timeout=10)[0]

@@ -135,19 +135,20 @@ impl Controller {
     }
 
     /// Creates a coordinator's internal topic (`__consumer_offsets`, `__transaction_state`:
-    /// compacted, 100 MiB segments) unless it exists, and returns its partitions as this broker
+    /// compacted, `segment_bytes` segments) unless it exists, and returns its partitions as this broker
     /// hosts them, by index.
     pub fn ensure_coordinator_topic(
         &self,
         name: &str,
         partitions: i32,
         compression: &str,
+        segment_bytes: i32,
     ) -> Result<Vec<(i32, Arc<crate::partition::Partition>)>, ApiError> {
         if self.image().topic(name).is_none() {
             let configs = BTreeMap::from([
                 ("cleanup.policy".to_string(), "compact".to_string()),
                 ("compression.type".to_string(), compression.to_string()),
-                ("segment.bytes".to_string(), (100 * 1024 * 1024).to_string()),
+                ("segment.bytes".to_string(), segment_bytes.to_string()),
             ]);
             let request = NewTopic {
                 name: name.to_string(),

@@ -4,7 +4,7 @@
 
 use strom_records::validate::ValidationConfig;
 use strom_records::TimestampType as BatchTimestampType;
-use strom_storage::LogConfig;
+use strom_storage::{CompactionConfig, LogConfig};
 
 use crate::config::{TimestampType, TopicConfig};
 
@@ -21,6 +21,13 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
         index_interval_bytes: config.index_interval_bytes.max(0) as u32,
         segment_index_bytes: config.segment_index_bytes.max(0) as u32,
         max_decompressed_bytes: MAX_DECOMPRESSED_BATCH_BYTES,
+        compaction: CompactionConfig {
+            enabled: config.cleanup_policy.compact,
+            delete_retention_ms: config.delete_retention_ms,
+            min_compaction_lag_ms: config.min_compaction_lag_ms,
+            max_compaction_lag_ms: config.max_compaction_lag_ms,
+            min_cleanable_dirty_ratio: config.min_cleanable_dirty_ratio,
+        },
     }
 }
 

@@ -15,6 +15,7 @@ pub mod engine_config;
 pub mod error;
 pub mod group_coordinator;
 pub mod handlers;
+pub mod log_cleaner;
 pub mod partition;
 pub mod replica_manager;
 pub mod server;

@@ -8,12 +8,13 @@
 //! - a fetch waiter registered before an append is woken by that append.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use strom_storage::{
-    AbortedTxn, AppendInfo, AppendOrigin, Log, ProducerSnapshot, ReadPlan, StorageError,
+    AbortedTxn, AppendInfo, AppendOrigin, CleanerSettings, CleaningState, CleaningStats, Log,
+    ProducerSnapshot, ReadPlan, StorageError,
 };
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
@@ -343,6 +344,41 @@ impl Partition {
             *self.retired.0.lock() = parked.or_else(|| Some(PathBuf::new()));
         }
         self.wake_waiters();
+    }
+
+    /// Where the log's compaction stands; `None` unless the topic is compacted.
+    pub fn cleaning_state(&self, now_ms: i64) -> Option<CleaningState> {
+        self.log.lock().cleaning_state(now_ms)
+    }
+
+    /// The figures of the last cleaning since the broker started.
+    pub fn last_cleaning(&self) -> Option<CleaningStats> {
+        self.log.lock().last_cleaning().copied()
+    }
+
+    /// Compacts the log once (see `strom_storage::cleaner`): plans under the log's lock, reads
+    /// and writes with no lock held, swaps the cleaned segments in under the lock. Blocking; run
+    /// on a cleaner thread. `None` when there was nothing to clean, the cleaning was stopped, or
+    /// the log changed meanwhile.
+    pub fn clean(
+        &self,
+        now_ms: i64,
+        settings: CleanerSettings,
+        throttle: &mut dyn FnMut(u64),
+        stop: &AtomicBool,
+    ) -> Result<Option<CleaningStats>, StorageError> {
+        let Some(plan) = self.log.lock().plan_cleaning(now_ms, settings) else {
+            return Ok(None);
+        };
+        let Some(cleaned) = plan.execute(throttle, stop)? else {
+            return Ok(None);
+        };
+        let mut log = self.log.lock();
+        if self.retired.0.lock().is_some() {
+            cleaned.discard();
+            return Ok(None);
+        }
+        log.commit_cleaning(cleaned)
     }
 
     /// Makes the log's first unstable offset (under its lock) visible to `last_stable_offset`.

@@ -197,6 +197,7 @@ impl Broker {
 async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     let background = spawn_background_tasks(&broker, shutdown.clone());
+    let cleaner = crate::log_cleaner::spawn(broker.clone(), shutdown.clone());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -228,6 +229,9 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
         task.abort();
         let _ = task.await;
     }
+    // The cleaner saw the shutdown too; it stops a cleaning at its next read and lets go of the
+    // partition before the logs are closed.
+    let _ = cleaner.await;
     let replicas = broker.replicas.clone();
     let _ = tokio::task::spawn_blocking(move || replicas.close_all()).await;
     tracing::info!("all logs flushed and closed");

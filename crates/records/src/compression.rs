@@ -208,8 +208,9 @@ fn append_raw_snappy(
     Ok(())
 }
 
-/// Compresses `input` the way the Java client does (snappy in xerial framing). For tests and tools;
-/// the broker itself never recompresses.
+/// Compresses `input` the way the Java client does (snappy in xerial framing). For tests, tools
+/// and the log cleaner's rewritten batches ([`crate::filter`]); the produce path never
+/// recompresses.
 pub fn compress(codec: Compression, input: &[u8]) -> Result<Vec<u8>, CompressionError> {
     let failed = |e: &dyn fmt::Display| CompressionError::CompressFailed {
         codec,

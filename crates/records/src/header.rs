@@ -30,6 +30,11 @@ pub const ATTR_COMPRESSION_MASK: i16 = 0x07;
 pub const ATTR_TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
 pub const ATTR_TRANSACTIONAL: i16 = 0x10;
 pub const ATTR_CONTROL: i16 = 0x20;
+/// KIP-534 (Kafka's `DELETE_HORIZON_FLAG_MASK`): set by the log cleaner on a batch holding
+/// tombstones or an end-transaction marker it may later remove. The base timestamp field then
+/// holds the delete horizon (ms); record timestamp deltas stay relative to it, so record
+/// timestamps are still `base_timestamp + delta` (deltas may be negative).
+pub const ATTR_DELETE_HORIZON: i16 = 0x40;
 
 /// Why a header could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,6 +146,12 @@ impl BatchHeader {
 
     pub fn is_control(&self) -> bool {
         self.attributes & ATTR_CONTROL != 0
+    }
+
+    /// The delete horizon the log cleaner stored in the base timestamp (Kafka's
+    /// `deleteHorizonMs()`), if the [`ATTR_DELETE_HORIZON`] bit is set.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & ATTR_DELETE_HORIZON != 0).then_some(self.base_timestamp)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Per-partition log settings (the topic-level `segment.*` and `retention.*` configs).
 
+use crate::cleaner::CompactionConfig;
 use crate::error::StorageError;
 
 /// Settings of one partition log; names follow Kafka's topic configs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would grow past this.
     pub segment_bytes: u64,
@@ -19,6 +20,8 @@ pub struct LogConfig {
     pub segment_index_bytes: u32,
     /// Cap on decompressed batch size when looking inside compressed batches.
     pub max_decompressed_bytes: usize,
+    /// `cleanup.policy=compact` and its settings (see [`crate::cleaner`]).
+    pub compaction: CompactionConfig,
 }
 
 impl Default for LogConfig {
@@ -31,6 +34,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             segment_index_bytes: 10 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
+            compaction: CompactionConfig::default(),
         }
     }
 }

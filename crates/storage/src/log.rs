@@ -1,9 +1,13 @@
 //! The partition log: the ordered segments of one partition and the public API.
 //!
 //! # Invariants
-//! - Segments are contiguous in offsets: each segment's `next_offset` is the next segment's base
-//!   offset, and a segment's base offset is the log end offset at the time it was rolled. There
-//!   is always at least one segment; the last one is the active segment and the only one written.
+//! - Segments are ordered and never overlap: each segment's `next_offset` is at most the next
+//!   segment's base offset (equal unless compaction removed the segment's last records), and a
+//!   segment's base offset is the log end offset at the time it was rolled. There is always at
+//!   least one segment; the last one is the active segment and the only one appended to.
+//! - Compaction (see [`crate::cleaner`]) replaces closed segments only, keeps every remaining
+//!   batch's offsets, and swaps files with one committing rename, so the directory holds either
+//!   the old segments of a range or the cleaned one.
 //! - `log_start_offset` lies in `[first segment base, log_end_offset]`.
 //! - Every byte below `durable_offset` has been fdatasynced, and so has the directory entry of
 //!   every segment file below it: segments are fsynced (with the directory) when rolled, so
@@ -42,6 +46,9 @@ use strom_records::{read_marker, BatchHeader};
 use crate::checkpoint::{
     fsync_dir, fsync_file, read_log_start_offset, remove_if_exists, write_atomic,
     write_log_start_offset, CLEAN_SHUTDOWN_FILE, TMP_SUFFIX,
+};
+use crate::cleaner::{
+    self, CleanedLog, CleanerSettings, CleaningPlan, CleaningState, CleaningStats, PlannedSegment,
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
@@ -177,6 +184,10 @@ pub struct Log {
     durable: Arc<AtomicI64>,
     producers: ProducerStateManager,
     aborted: AbortedTxns,
+    /// The last cleaning's figures, for `strom topic describe`.
+    last_cleaning: Option<CleaningStats>,
+    /// Smallest delete horizon set by the last cleaning: a cleaning is due when it passes.
+    next_horizon_ms: Option<i64>,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -206,6 +217,7 @@ impl Log {
             ..RecoveryReport::default()
         };
 
+        cleaner::swap::recover(dir)?;
         let mut bases = BTreeSet::new();
         let mut index_files = Vec::new();
         for entry in std::fs::read_dir(dir).ctx(|| format!("list {}", dir.display()))? {
@@ -247,19 +259,21 @@ impl Log {
             report.truncated_bytes += r.truncated_bytes;
             report.indexes_rebuilt += usize::from(r.index_rebuilt);
             if let Some(next_base) = next_base {
-                if seg.is_empty() {
+                // The first one stays: it holds the log start (compaction can empty a segment).
+                if seg.is_empty() && !segments.is_empty() {
                     tracing::warn!(segment = %seg.log_path().display(), "removing empty inactive segment");
                     seg.delete_files()?;
                     continue;
                 }
-                if seg.next_offset() != next_base {
+                // A gap (`next_offset < next_base`) is compaction's doing; an overlap is not ours.
+                if seg.next_offset() > next_base {
                     let dropped: Vec<i64> = bases.get(i + 1..).unwrap_or(&[]).to_vec();
                     tracing::warn!(
                         segment = %seg.log_path().display(),
                         next_offset = seg.next_offset(),
                         next_segment = next_base,
                         dropped_segments = dropped.len(),
-                        "segment ends before the next one starts; dropping the later segments"
+                        "segment overlaps the next one; dropping the later segments"
                     );
                     for &b in &dropped {
                         for ext in SEGMENT_EXTS {
@@ -288,6 +302,8 @@ impl Log {
             durable: Arc::new(AtomicI64::new(0)),
             producers: ProducerStateManager::new(),
             aborted: AbortedTxns::default(),
+            last_cleaning: None,
+            next_horizon_ms: None,
         };
         let first_base = log.first_segment().base_offset();
         log.log_start_offset = checkpoint.map_or(first_base, |c| c.max(first_base));
@@ -1031,6 +1047,203 @@ impl Log {
             txn_index::sync(&path)?;
         }
         Ok(replayed)
+    }
+
+    // ---- compaction (see crate::cleaner) ------------------------------------------------------
+
+    /// Where compaction stands; `None` unless the log is compacted (`cleanup.policy=compact`).
+    pub fn cleaning_state(&self, now_ms: i64) -> Option<CleaningState> {
+        let config = &self.config.compaction;
+        if !config.enabled {
+            return None;
+        }
+        let first_dirty = self.first_dirty_offset();
+        let first_uncleanable = self.first_uncleanable_offset(first_dirty, now_ms);
+        let mut state = CleaningState {
+            first_dirty_offset: first_dirty,
+            first_uncleanable_offset: first_uncleanable,
+            clean_bytes: 0,
+            dirty_bytes: 0,
+            lag_exceeded: false,
+            horizon_passed: self.next_horizon_ms.is_some_and(|t| t <= now_ms),
+        };
+        for (base, end, seg) in self.closed_segments() {
+            if end <= first_dirty {
+                state.clean_bytes += seg.size();
+            } else if end <= first_uncleanable {
+                state.dirty_bytes += seg.size();
+                if base <= first_dirty.max(base) && !state.lag_exceeded {
+                    let first_ts = seg
+                        .first_batch_timestamp()
+                        .unwrap_or(seg.largest_timestamp());
+                    state.lag_exceeded = config.max_compaction_lag_ms < i64::MAX
+                        && first_ts >= 0
+                        && now_ms.saturating_sub(first_ts) > config.max_compaction_lag_ms;
+                }
+            }
+        }
+        Some(state)
+    }
+
+    /// The figures of the last cleaning since the log was opened.
+    pub fn last_cleaning(&self) -> Option<&CleaningStats> {
+        self.last_cleaning.as_ref()
+    }
+
+    /// The cleaner checkpoint, within `[log start, log end]`.
+    fn first_dirty_offset(&self) -> i64 {
+        let start = self.log_start_offset;
+        match cleaner::read_checkpoint(&self.dir) {
+            Some(c) if c >= start && c <= self.log_end_offset() => c,
+            _ => start,
+        }
+    }
+
+    /// Kafka's `firstUncleanableDirtyOffset`: the active segment, an open transaction and
+    /// `min.compaction.lag.ms` bound what may be cleaned.
+    fn first_uncleanable_offset(&self, first_dirty: i64, now_ms: i64) -> i64 {
+        let mut limit = self.active().base_offset();
+        if let Some(unstable) = self.first_unstable_offset() {
+            limit = limit.min(unstable);
+        }
+        let lag = self.config.compaction.min_compaction_lag_ms;
+        if lag > 0 {
+            if let Some((base, _, _)) = self.closed_segments().find(|(_, end, seg)| {
+                *end > first_dirty && seg.largest_timestamp() > now_ms.saturating_sub(lag)
+            }) {
+                limit = limit.min(base);
+            }
+        }
+        limit
+    }
+
+    /// Closed segments with the base offset of the segment after each.
+    fn closed_segments(&self) -> impl Iterator<Item = (i64, i64, &Segment)> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        self.segments
+            .values()
+            .zip(bases.into_iter().skip(1))
+            .map(|(seg, end)| (seg.base_offset(), end, seg))
+    }
+
+    /// Snapshots a cleaning, or `None` when the log is not compacted, poisoned, or has nothing
+    /// cleanable. No I/O beyond reading the cleaner checkpoint; see [`crate::cleaner`].
+    pub fn plan_cleaning(&self, now_ms: i64, settings: CleanerSettings) -> Option<CleaningPlan> {
+        if self.is_poisoned() {
+            return None;
+        }
+        let state = self.cleaning_state(now_ms)?;
+        let end = state.first_uncleanable_offset;
+        let segments: Vec<PlannedSegment> = self
+            .closed_segments()
+            .take_while(|(_, seg_end, _)| *seg_end <= end)
+            .map(|(base, seg_end, seg)| PlannedSegment {
+                base_offset: base,
+                end_offset: seg_end,
+                file: Arc::clone(seg.file()),
+                path: seg.log_path().to_path_buf(),
+                size: seg.size(),
+            })
+            .collect();
+        if segments.is_empty() {
+            return None;
+        }
+        let last_batches = self
+            .producers
+            .entries()
+            .map(|e| (e.producer_id, (e.last_data_offset, e.epoch)))
+            .collect();
+        Some(CleaningPlan {
+            dir: self.dir.clone(),
+            segments,
+            log_start_offset: self.log_start_offset,
+            first_dirty_offset: state.first_dirty_offset,
+            first_uncleanable_offset: end,
+            aborted: self.aborted.all(),
+            last_batches,
+            config: self.config.compaction,
+            segment_bytes: self.config.segment_bytes,
+            index_interval_bytes: self.config.index_interval_bytes,
+            max_decompressed_bytes: self.config.max_decompressed_bytes,
+            settings,
+            now_ms,
+        })
+    }
+
+    /// Swaps in the segments a [`CleaningPlan`] wrote, if every segment it replaces is still
+    /// the log's (retention, DeleteRecords or truncation may have run since the plan): then
+    /// returns the cleaning's figures; otherwise discards the cleaned files and returns `None`.
+    /// A failure after the first commit poisons the log (reopening it finishes the swap).
+    pub fn commit_cleaning(
+        &mut self,
+        cleaned: CleanedLog,
+    ) -> Result<Option<CleaningStats>, StorageError> {
+        let current = cleaned.groups.iter().all(|g| {
+            g.replaced.iter().all(|(base, file)| {
+                self.segments
+                    .get(base)
+                    .is_some_and(|seg| Arc::ptr_eq(seg.file(), file))
+            }) && self.segments.range(g.base_offset..g.end_offset).count() == g.replaced.len()
+                && self.segments.range(g.end_offset..).next().is_some()
+        });
+        if self.is_poisoned() || !current {
+            tracing::info!(dir = %self.dir.display(), "log changed during cleaning; discarding the cleaned segments");
+            cleaned.discard();
+            return Ok(None);
+        }
+        let segments_before = self.segments.len();
+        let r = self.swap_cleaned(&cleaned);
+        self.guard(r, true)?;
+        let mut stats = cleaned.stats;
+        stats.segments_before = segments_before;
+        stats.segments_after = self.segments.len();
+        self.next_horizon_ms = cleaned.next_horizon_ms;
+        self.last_cleaning = Some(stats);
+        tracing::info!(
+            dir = %self.dir.display(),
+            bytes_read = stats.bytes_read,
+            bytes_written = stats.bytes_written,
+            records_read = stats.records_read,
+            records_removed = stats.records_removed,
+            keys = stats.keys,
+            segments_before = stats.segments_before,
+            segments_after = stats.segments_after,
+            cleaned_up_to = stats.end_offset,
+            duration_ms = stats.duration_ms,
+            "cleaned log"
+        );
+        Ok(Some(stats))
+    }
+
+    fn swap_cleaned(&mut self, cleaned: &CleanedLog) -> Result<(), StorageError> {
+        let interval = self.config.index_interval_bytes;
+        let now = wall_clock_ms();
+        for g in &cleaned.groups {
+            cleaner::swap::commit(&self.dir, g.base_offset, g.end_offset)?;
+            cleaner::swap::finish(&self.dir, g.base_offset, g.end_offset)?;
+            let old: Vec<i64> = self
+                .segments
+                .range(g.base_offset..g.end_offset)
+                .map(|(b, _)| *b)
+                .collect();
+            for base in old {
+                self.segments.remove(&base);
+            }
+            let (seg, _) =
+                Segment::open(&self.dir, g.base_offset, OpenMode::Trusted, interval, now)?;
+            self.segments.insert(g.base_offset, seg);
+        }
+        if let (Some(first), Some(last)) = (cleaned.groups.first(), cleaned.groups.last()) {
+            let kept: Vec<AbortedTxn> = cleaned
+                .kept_aborted
+                .iter()
+                .filter(|t| t.last_offset >= first.base_offset && t.last_offset < last.end_offset)
+                .copied()
+                .collect();
+            self.aborted
+                .replace_range(first.base_offset, last.end_offset, kept);
+        }
+        cleaner::write_checkpoint(&self.dir, cleaned.stats.end_offset)
     }
 
     /// Flushes, writes the active segment's indexes, a producer state snapshot at the log end and

@@ -89,17 +89,21 @@ pub struct ScanOutcome {
 }
 
 /// Walks batches from `start` to `len`, calling `on_batch` for each valid one, and stops at the
-/// first invalid or torn batch. Offsets are contiguous (the log assigns them so and never
-/// compacts): the first batch starts at `expected_first` when given (at or above `segment_base`
-/// otherwise) and every later batch starts right after the previous one; relative offsets must
-/// fit an `i32`, as in the index. The base offset is not covered by the CRC, so this check is
-/// what catches a damaged one. I/O errors are returned as errors.
+/// first invalid or torn batch. Offsets increase: the first batch starts at `expected_first`
+/// when given (at or above `segment_base` otherwise) and every later batch right after the
+/// previous one, except that with `allow_gaps` (segments compaction may have rewritten) a batch
+/// may start anywhere after the previous one ends. Relative offsets must fit an `i32`, as in the
+/// index. The base offset is not covered by the CRC, so this check is what catches a damaged one
+/// (only a damaged one that goes backwards where gaps are allowed, as in Kafka). I/O errors are
+/// returned as errors.
+#[allow(clippy::too_many_arguments)]
 pub fn scan_batches<R: ReadAt + ?Sized>(
     src: &R,
     start: u64,
     len: u64,
     segment_base: i64,
     expected_first: Option<i64>,
+    allow_gaps: bool,
     validation: Validation,
     mut on_batch: impl FnMut(&BatchMeta),
 ) -> io::Result<ScanOutcome> {
@@ -136,7 +140,11 @@ pub fn scan_batches<R: ReadAt + ?Sized>(
             );
         }
         let expected = next_offset.or(expected_first);
-        if expected.is_some_and(|e| h.base_offset != e) || h.base_offset < segment_base {
+        let misplaced = expected.is_some_and(|e| match allow_gaps {
+            true => h.base_offset < e,
+            false => h.base_offset != e,
+        });
+        if misplaced || h.base_offset < segment_base {
             break invalid(
                 pos,
                 format!(
@@ -211,7 +219,7 @@ pub(crate) mod tests {
     }
 
     fn scan(bytes: &[u8], v: Validation) -> ScanOutcome {
-        scan_batches(bytes, 0, bytes.len() as u64, 0, Some(0), v, |_| {}).unwrap()
+        scan_batches(bytes, 0, bytes.len() as u64, 0, Some(0), false, v, |_| {}).unwrap()
     }
 
     #[test]

@@ -120,6 +120,50 @@ impl Segment {
         Ok(Segment::blank(dir, base_offset, file, now_ms))
     }
 
+    /// Creates the cleaner's replacement for the segments from `base_offset` on, as
+    /// `<base>.log.cleaned` (see [`crate::cleaner::swap`]); written with [`Self::append`] and
+    /// finished with [`Self::finish_cleaned`].
+    pub fn create_cleaned(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Self, StorageError> {
+        let path = dir.join(crate::cleaner::swap::cleaned_name(base_offset, LOG_EXT));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .ctx(|| format!("create {}", path.display()))?;
+        let mut seg = Segment::blank(dir, base_offset, file, now_ms);
+        seg.log_path = path;
+        Ok(seg)
+    }
+
+    /// Writes a cleaned segment's index files as `.cleaned` and fdatasyncs everything
+    /// (`aborted`: the `.txnindex` entries, written even when empty).
+    pub fn finish_cleaned(&mut self, aborted: &[u8]) -> Result<(), StorageError> {
+        use crate::cleaner::swap::cleaned_name;
+        if let Some((ts, off)) = self.max_timestamp {
+            self.time_index.maybe_append(ts, off);
+        }
+        let files = [
+            (INDEX_EXT, self.offset_index.encode()),
+            (TIME_INDEX_EXT, self.time_index.encode()),
+            (TXN_INDEX_EXT, aborted.to_vec()),
+        ];
+        for (ext, contents) in files {
+            let path = self.dir.join(cleaned_name(self.base_offset, ext));
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .ctx(|| format!("create {}", path.display()))?;
+            std::io::Write::write_all(&mut f, &contents)
+                .ctx(|| format!("write {}", path.display()))?;
+            fsync_file(&f, &path)?;
+        }
+        fsync_file(&self.file, &self.log_path)
+    }
+
     /// Opens an existing segment and brings its state in line with the `.log` file.
     pub fn open(
         dir: &Path,
@@ -198,6 +242,7 @@ impl Segment {
             self.size,
             self.base_offset,
             None,
+            true,
             Validation::HeadersOnly,
             |m| {
                 first_last_offset.get_or_insert(m.last_offset);
@@ -228,12 +273,16 @@ impl Segment {
         self.max_timestamp = None;
         self.bytes_since_index = 0;
         let file = Arc::clone(&self.file);
+        // Full validation is the recovery of the active segment after a crash, which compaction
+        // never touches: there offsets must also be contiguous. Closed segments may have gaps.
+        let allow_gaps = validation == Validation::HeadersOnly;
         let out = scan_batches(
             &*file,
             0,
             self.size,
             self.base_offset,
             Some(self.base_offset),
+            allow_gaps,
             validation,
             |m| self.index_batch(m, index_interval),
         )
@@ -446,6 +495,10 @@ impl Segment {
     }
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
+    }
+    /// Max timestamp of the first batch, if any (`max.compaction.lag.ms` counts from it).
+    pub fn first_batch_timestamp(&self) -> Option<i64> {
+        self.first_batch_timestamp
     }
     /// `(max timestamp, offset where it was first reached)`.
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {

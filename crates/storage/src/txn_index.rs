@@ -162,6 +162,22 @@ impl AbortedTxns {
         self.by_last_offset.clear();
     }
 
+    /// Every entry, in marker order.
+    pub fn all(&self) -> Vec<AbortedTxn> {
+        self.by_last_offset.values().copied().collect()
+    }
+
+    /// Replaces the entries whose marker is in `[from, to)` by `entries` (a cleaning).
+    pub fn replace_range(&mut self, from: i64, to: i64, entries: Vec<AbortedTxn>) {
+        let mut tail = self.by_last_offset.split_off(&from);
+        let mut after = tail.split_off(&to);
+        drop(tail);
+        self.by_last_offset.append(&mut after);
+        for t in entries {
+            self.by_last_offset.insert(t.last_offset, t);
+        }
+    }
+
     /// Drops entries whose marker is below `offset` (log start moved).
     pub fn drop_below(&mut self, offset: i64) {
         self.by_last_offset = self.by_last_offset.split_off(&offset);

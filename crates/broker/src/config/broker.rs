@@ -480,6 +480,33 @@ impl BrokerConfig {
         self.boolean("log.cleaner.enable")
     }
 
+    /// `log.cleaner.threads` (0 disables the cleaner).
+    pub fn log_cleaner_threads(&self) -> i32 {
+        self.int("log.cleaner.threads")
+    }
+
+    /// `log.cleaner.backoff.ms`.
+    pub fn log_cleaner_backoff_ms(&self) -> i64 {
+        self.long("log.cleaner.backoff.ms")
+    }
+
+    /// `log.cleaner.dedupe.buffer.size`.
+    pub fn log_cleaner_dedupe_buffer_size(&self) -> i64 {
+        self.long("log.cleaner.dedupe.buffer.size")
+    }
+
+    /// `log.cleaner.io.buffer.size`.
+    pub fn log_cleaner_io_buffer_size(&self) -> i32 {
+        self.int("log.cleaner.io.buffer.size")
+    }
+
+    /// `log.cleaner.io.max.bytes.per.second` (Kafka's default, `Double.MAX_VALUE`, is no limit).
+    pub fn log_cleaner_io_max_bytes_per_second(&self) -> f64 {
+        self.value("log.cleaner.io.max.bytes.per.second")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(f64::INFINITY)
+    }
+
     /// `min.insync.replicas`: the broker-wide default.
     pub fn min_insync_replicas(&self) -> i32 {
         self.int("min.insync.replicas")
@@ -488,6 +515,16 @@ impl BrokerConfig {
     /// `offsets.topic.num.partitions`.
     pub fn offsets_topic_num_partitions(&self) -> i32 {
         self.int("offsets.topic.num.partitions")
+    }
+
+    /// `offsets.topic.segment.bytes`.
+    pub fn offsets_topic_segment_bytes(&self) -> i32 {
+        self.int("offsets.topic.segment.bytes")
+    }
+
+    /// `transaction.state.log.segment.bytes`.
+    pub fn transaction_state_log_segment_bytes(&self) -> i32 {
+        self.int("transaction.state.log.segment.bytes")
     }
 
     /// `offsets.topic.replication.factor`.

@@ -697,6 +697,22 @@ pub static BROKER_CONFIGS: &[ConfigDef] = &[
         "Addresses the Kafka listener binds; HOST:PORT or NAME://HOST:PORT (Strom default: loopback).",
     ),
     ConfigDef::broker(
+        "log.cleaner.backoff.ms",
+        Long,
+        Some("15000"),
+        AtLeast(0),
+        true,
+        "How long the compaction cleaner sleeps when no log needs cleaning, in ms.",
+    ),
+    ConfigDef::broker(
+        "log.cleaner.dedupe.buffer.size",
+        Long,
+        Some("134217728"),
+        AtLeast(0),
+        true,
+        "Memory of the compaction cleaner's key-to-offset map, in bytes (24 bytes per key).",
+    ),
+    ConfigDef::broker(
         "log.cleaner.delete.retention.ms",
         Long,
         Some("86400000"),
@@ -711,6 +727,14 @@ pub static BROKER_CONFIGS: &[ConfigDef] = &[
         Validator::None,
         false,
         "Whether the compaction cleaner runs.",
+    ),
+    ConfigDef::broker(
+        "log.cleaner.io.buffer.size",
+        Int,
+        Some("524288"),
+        AtLeast(0),
+        true,
+        "Size of each read of the compaction cleaner, in bytes.",
     ),
     ConfigDef::broker(
         "log.cleaner.io.max.bytes.per.second",
@@ -1060,6 +1084,14 @@ pub static BROKER_CONFIGS: &[ConfigDef] = &[
         "Replication factor of __consumer_offsets (Strom default 1; Kafka's is 3).",
     ),
     ConfigDef::broker(
+        "offsets.topic.segment.bytes",
+        Int,
+        Some("104857600"),
+        AtLeast(MIN_SEGMENT_BYTES),
+        false,
+        "segment.bytes of __consumer_offsets when it is created (small segments are compacted sooner).",
+    ),
+    ConfigDef::broker(
         "producer.id.expiration.check.interval.ms",
         Int,
         Some("600000"),
@@ -1130,6 +1162,14 @@ pub static BROKER_CONFIGS: &[ConfigDef] = &[
         AtLeast(1),
         false,
         "Replication factor of __transaction_state (Strom default 1; Kafka's is 3).",
+    ),
+    ConfigDef::broker(
+        "transaction.state.log.segment.bytes",
+        Int,
+        Some("104857600"),
+        AtLeast(MIN_SEGMENT_BYTES),
+        false,
+        "segment.bytes of __transaction_state when it is created.",
     ),
     ConfigDef::broker(
         "transactional.id.expiration.ms",

@@ -10,7 +10,6 @@
 //! waiting for the other members, a SyncGroup waiting for the leader) come out of later
 //! operations or timers as completions, delivered through one-shot channels.
 
-pub(crate) mod cleanup;
 pub(crate) mod load;
 pub(crate) mod write;
 
@@ -38,8 +37,6 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 pub struct Shard {
     pub partition: Arc<Partition>,
     state: Mutex<GroupCoordinatorShard>,
-    /// Size of the log right after its last cleanup (see `cleanup`).
-    size_after_cleanup: std::sync::atomic::AtomicU64,
 }
 
 /// An operation's answer: now, or later through a channel.
@@ -111,6 +108,7 @@ impl GroupCoordinator {
             OFFSETS_TOPIC,
             broker.config.read().offsets_topic_num_partitions(),
             "producer",
+            broker.config.read().offsets_topic_segment_bytes(),
         )?;
         let config = Self::shard_config(broker);
         let started = std::time::Instant::now();
@@ -121,7 +119,6 @@ impl GroupCoordinator {
             loaded.insert(
                 index,
                 Arc::new(Shard {
-                    size_after_cleanup: std::sync::atomic::AtomicU64::new(partition.size_bytes()),
                     partition,
                     state: Mutex::new(state),
                 }),
@@ -228,18 +225,10 @@ impl GroupCoordinator {
             // Even an operation that wrote nothing may have read state whose records are still
             // on their way to disk: its answer waits for them too (free when they are durable).
             let durable_at = wrote.unwrap_or_else(|| shard.partition.log_end_offset());
-            (
-                outcome.reply,
-                outcome.completions,
-                (durable_at, wrote.is_some()),
-            )
+            (outcome.reply, outcome.completions, durable_at)
         };
-        let (durable_at, wrote) = durable_at;
         shard.partition.wait_durable(durable_at).await;
         self.deliver(completions);
-        if wrote {
-            cleanup::maybe_clean(shard).await;
-        }
         match reply {
             Reply::Now(value) => {
                 self.pending.lock().remove(&request_id);
@@ -313,9 +302,6 @@ impl GroupCoordinator {
                 shard.partition.wait_durable(offset).await;
             }
             self.deliver(completions);
-            if durable_at.is_some() {
-                cleanup::maybe_clean(&shard).await;
-            }
         }
     }
 }

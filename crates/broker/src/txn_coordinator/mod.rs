@@ -15,7 +15,6 @@ mod load;
 pub mod markers;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -25,7 +24,7 @@ use strom_coordinator::transaction::{
 use strom_protocol::ResponseError;
 
 use crate::error::ApiError;
-use crate::group_coordinator::{cleanup, write};
+use crate::group_coordinator::write;
 use crate::partition::Partition;
 use crate::server::{now_ms, Broker};
 
@@ -40,8 +39,6 @@ const COORDINATOR_EPOCH: i32 = 0;
 pub struct TxnShard {
     pub partition: Arc<Partition>,
     state: Mutex<TransactionCoordinatorShard>,
-    /// Size of the log right after its last cleanup (see `group_coordinator::cleanup`).
-    size_after_cleanup: AtomicU64,
 }
 
 /// The transaction coordinator of this broker.
@@ -118,6 +115,7 @@ impl TransactionCoordinator {
             TRANSACTION_STATE_TOPIC,
             broker.config.read().transaction_state_log_num_partitions(),
             "uncompressed",
+            broker.config.read().transaction_state_log_segment_bytes(),
         )?;
         let config = Self::txn_config(broker);
         let started = std::time::Instant::now();
@@ -128,7 +126,6 @@ impl TransactionCoordinator {
             loaded.insert(
                 index,
                 Arc::new(TxnShard {
-                    size_after_cleanup: AtomicU64::new(partition.size_bytes()),
                     partition,
                     state: Mutex::new(state),
                 }),
@@ -281,7 +278,7 @@ async fn run_on<T>(
         &mut dyn FnMut() -> Result<i64, i16>,
     ) -> TxnOutcome<T>,
 ) -> (T, Vec<TxnMarker>) {
-    let (reply, markers, durable_at, wrote) = {
+    let (reply, markers, durable_at) = {
         let mut state = shard.state.lock();
         let now = now_ms();
         let mut spare = spare_id;
@@ -293,16 +290,9 @@ async fn run_on<T>(
         let outcome = op(&mut state, now, &mut ids);
         let wrote = write::append_records(&shard.partition, &outcome.records, now);
         let durable_at = wrote.unwrap_or_else(|| shard.partition.log_end_offset());
-        (outcome.reply, outcome.markers, durable_at, wrote.is_some())
+        (outcome.reply, outcome.markers, durable_at)
     };
     shard.partition.wait_durable(durable_at).await;
-    if wrote {
-        cleanup::maybe_clean_partition(&shard.partition, &shard.size_after_cleanup, || {
-            let state = shard.state.lock();
-            cleanup::snapshot_under_lock(&shard.partition, state.snapshot_records())
-        })
-        .await;
-    }
     (reply, markers)
 }
 
