@@ -188,6 +188,8 @@ pub struct Log {
     last_cleaning: Option<CleaningStats>,
     /// Smallest delete horizon set by the last cleaning: a cleaning is due when it passes.
     next_horizon_ms: Option<i64>,
+    /// The cleaner checkpoint (`cleaner-offset-checkpoint`): the log is clean below it.
+    cleaner_checkpoint: Option<i64>,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -304,6 +306,7 @@ impl Log {
             aborted: AbortedTxns::default(),
             last_cleaning: None,
             next_horizon_ms: None,
+            cleaner_checkpoint: cleaner::read_checkpoint(dir),
         };
         let first_base = log.first_segment().base_offset();
         log.log_start_offset = checkpoint.map_or(first_base, |c| c.max(first_base));
@@ -868,7 +871,14 @@ impl Log {
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
         self.check_writable()?;
         let r = self.truncate_inner(offset);
-        self.guard(r, true)
+        self.guard(r, true)?;
+        // What is appended after the truncation point is new, dirty data.
+        if self.cleaner_checkpoint.is_some_and(|c| c > offset) {
+            let r = cleaner::write_checkpoint(&self.dir, offset);
+            self.guard(r, false)?;
+            self.cleaner_checkpoint = Some(offset);
+        }
+        Ok(())
     }
 
     fn truncate_inner(&mut self, offset: i64) -> Result<(), StorageError> {
@@ -1067,15 +1077,15 @@ impl Log {
             lag_exceeded: false,
             horizon_passed: self.next_horizon_ms.is_some_and(|t| t <= now_ms),
         };
-        for (base, end, seg) in self.closed_segments() {
+        let mut first_dirty_segment = true;
+        for (_, end, seg) in self.closed_segments() {
             if end <= first_dirty {
                 state.clean_bytes += seg.size();
             } else if end <= first_uncleanable {
                 state.dirty_bytes += seg.size();
-                if base <= first_dirty.max(base) && !state.lag_exceeded {
-                    let first_ts = seg
-                        .first_batch_timestamp()
-                        .unwrap_or(seg.largest_timestamp());
+                // Kafka's `maxCompactionDelay`: the oldest dirty batch has waited too long.
+                if std::mem::take(&mut first_dirty_segment) {
+                    let first_ts = seg.first_batch_timestamp().unwrap_or(-1);
                     state.lag_exceeded = config.max_compaction_lag_ms < i64::MAX
                         && first_ts >= 0
                         && now_ms.saturating_sub(first_ts) > config.max_compaction_lag_ms;
@@ -1093,7 +1103,7 @@ impl Log {
     /// The cleaner checkpoint, within `[log start, log end]`.
     fn first_dirty_offset(&self) -> i64 {
         let start = self.log_start_offset;
-        match cleaner::read_checkpoint(&self.dir) {
+        match self.cleaner_checkpoint {
             Some(c) if c >= start && c <= self.log_end_offset() => c,
             _ => start,
         }
@@ -1243,7 +1253,9 @@ impl Log {
             self.aborted
                 .replace_range(first.base_offset, last.end_offset, kept);
         }
-        cleaner::write_checkpoint(&self.dir, cleaned.stats.end_offset)
+        cleaner::write_checkpoint(&self.dir, cleaned.stats.end_offset)?;
+        self.cleaner_checkpoint = Some(cleaned.stats.end_offset);
+        Ok(())
     }
 
     /// Flushes, writes the active segment's indexes, a producer state snapshot at the log end and

@@ -235,8 +235,8 @@ impl CleaningPlan {
         self.first_dirty_offset
     }
 
-    /// Builds the offset map and writes the cleaned segments. `throttle(bytes)` is called after
-    /// every read and write (it may sleep: `log.cleaner.io.max.bytes.per.second`); `stop` makes
+    /// Builds the offset map and writes the cleaned segments. `throttle(bytes)` is called for
+    /// every batch read and written (it may sleep: `log.cleaner.io.max.bytes.per.second`); `stop` makes
     /// it give up early (shutdown, partition deleted). Nothing of the log is changed: on error
     /// or stop the `.cleaned` files are removed.
     pub fn execute(
@@ -336,12 +336,9 @@ impl CleaningPlan {
             }
             first = false;
             let first_dirty = self.first_dirty_offset;
-            let completed = for_each_batch(
-                seg,
-                self.settings.io_buffer_bytes,
-                throttle,
-                stop,
-                |bytes, h| {
+            let completed =
+                for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
+                    throttle(bytes.len() as u64);
                     if h.last_offset() >= first_dirty {
                         map.update_latest_offset(h.last_offset());
                     }
@@ -377,8 +374,7 @@ impl CleaningPlan {
                         }
                     }
                     Ok(())
-                },
-            )?;
+                })?;
             stats.bytes_read += seg.size;
             if !completed {
                 return Ok(None);
@@ -483,94 +479,90 @@ impl CleaningPlan {
         let stats = &mut cleaned.stats;
         let next_horizon = &mut cleaned.next_horizon_ms;
         stats.bytes_read += seg.size;
-        let completed = for_each_batch(
-            seg,
-            self.settings.io_buffer_bytes,
-            throttle,
-            stop,
-            |bytes, h| {
-                stats.batches_read += 1;
-                let records_in_batch = u64::try_from(h.records_count.max(0)).unwrap_or(0);
-                stats.records_read += records_in_batch;
-                if h.last_offset() < self.log_start_offset {
-                    stats.records_removed += records_in_batch;
-                    return Ok(());
-                }
-                let batch = parse_checked(bytes, seg)?;
-                let last_of_producer = h.producer_id >= 0
-                    && self
-                        .last_batches
-                        .get(&h.producer_id)
-                        .is_some_and(|&(last_data, epoch)| {
-                            if last_data >= 0 {
-                                h.last_offset() == last_data
-                            } else {
-                                h.is_control() && h.producer_epoch == epoch
-                            }
-                        });
-                let batch_horizon = h.delete_horizon_ms();
-                let outcome = if h.is_control() {
-                    let kind = read_marker(bytes).map(|m| m.kind);
-                    let removable = txns.on_marker(h.producer_id, kind, h.base_offset)
-                        && matches!(
-                            kind,
-                            Some(ControlRecordType::Abort | ControlRecordType::Commit)
-                        );
-                    let expired = batch_horizon.is_some_and(|t| t <= now);
-                    let options = FilterOptions {
-                        max_decompressed_bytes: self.max_decompressed_bytes,
-                        delete_horizon_ms: removable.then_some(horizon),
-                        retain_empty: last_of_producer,
-                    };
-                    filter_batch(&batch, &options, |_, _| !(removable && expired))
-                } else {
-                    let aborted =
-                        txns.is_aborted_data(h.producer_id, h.is_transactional(), h.last_offset());
-                    let options = FilterOptions {
-                        max_decompressed_bytes: self.max_decompressed_bytes,
-                        delete_horizon_ms: Some(horizon),
-                        retain_empty: last_of_producer,
-                    };
-                    let tombstones_expired = batch_horizon.is_some_and(|t| t <= now);
-                    let map_latest = map.latest_offset();
-                    filter_batch(&batch, &options, |record, offset| {
-                        if aborted {
-                            return false;
+        let completed = for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
+            throttle(bytes.len() as u64);
+            stats.batches_read += 1;
+            let records_in_batch = u64::try_from(h.records_count.max(0)).unwrap_or(0);
+            stats.records_read += records_in_batch;
+            if h.last_offset() < self.log_start_offset {
+                stats.records_removed += records_in_batch;
+                return Ok(());
+            }
+            let batch = parse_checked(bytes, seg)?;
+            let last_of_producer = h.producer_id >= 0
+                && self
+                    .last_batches
+                    .get(&h.producer_id)
+                    .is_some_and(|&(last_data, epoch)| {
+                        if last_data >= 0 {
+                            h.last_offset() == last_data
+                        } else {
+                            h.is_control() && h.producer_epoch == epoch
                         }
-                        if offset > map_latest && map_latest >= 0 {
-                            return true;
-                        }
-                        let Some(key) = record.key else {
-                            return false;
-                        };
-                        let latest = map.get(key).is_none_or(|latest| offset >= latest);
-                        latest && (record.value.is_some() || !tombstones_expired)
-                    })
-                }
-                .map_err(|e| bad_batch(seg, h.base_offset, e.to_string()))?;
-                let written: Option<std::borrow::Cow<'_, [u8]>> = match outcome {
-                    FilterOutcome::Unchanged => Some(bytes.into()),
-                    FilterOutcome::Rewritten(v) => Some(v.into()),
-                    FilterOutcome::Dropped => None,
+                    });
+            let batch_horizon = h.delete_horizon_ms();
+            let outcome = if h.is_control() {
+                let kind = read_marker(bytes).map(|m| m.kind);
+                let removable = txns.on_marker(h.producer_id, kind, h.base_offset)
+                    && matches!(
+                        kind,
+                        Some(ControlRecordType::Abort | ControlRecordType::Commit)
+                    );
+                let expired = batch_horizon.is_some_and(|t| t <= now);
+                let options = FilterOptions {
+                    max_decompressed_bytes: self.max_decompressed_bytes,
+                    delete_horizon_ms: removable.then_some(horizon),
+                    retain_empty: last_of_producer,
                 };
-                let Some(written) = written else {
-                    stats.records_removed += records_in_batch;
-                    return Ok(());
+                filter_batch(&batch, &options, |_, _| !(removable && expired))
+            } else {
+                let aborted =
+                    txns.is_aborted_data(h.producer_id, h.is_transactional(), h.last_offset());
+                let options = FilterOptions {
+                    max_decompressed_bytes: self.max_decompressed_bytes,
+                    delete_horizon_ms: Some(horizon),
+                    retain_empty: last_of_producer,
                 };
-                let new_header = BatchHeader::parse(&written)
-                    .map_err(|e| bad_batch(seg, h.base_offset, format!("rewritten batch: {e}")))?;
-                stats.records_removed += records_in_batch
-                    .saturating_sub(u64::try_from(new_header.records_count.max(0)).unwrap_or(0));
-                // Horizons already passed are not counted: what they guard could not be removed
-                // now (a producer's last batch) and waits for the next dirty cleaning.
-                if let Some(t) = new_header.delete_horizon_ms().filter(|&t| t > now) {
-                    *next_horizon = Some(next_horizon.map_or(t, |n: i64| n.min(t)));
-                }
-                let meta = BatchMeta::from_header(&new_header, 0);
-                out.append(&written, &[meta], interval, now)?;
-                Ok(())
-            },
-        )?;
+                let tombstones_expired = batch_horizon.is_some_and(|t| t <= now);
+                let map_latest = map.latest_offset();
+                filter_batch(&batch, &options, |record, offset| {
+                    if aborted {
+                        return false;
+                    }
+                    if offset > map_latest && map_latest >= 0 {
+                        return true;
+                    }
+                    let Some(key) = record.key else {
+                        return false;
+                    };
+                    let latest = map.get(key).is_none_or(|latest| offset >= latest);
+                    latest && (record.value.is_some() || !tombstones_expired)
+                })
+            }
+            .map_err(|e| bad_batch(seg, h.base_offset, e.to_string()))?;
+            let written: Option<std::borrow::Cow<'_, [u8]>> = match outcome {
+                FilterOutcome::Unchanged => Some(bytes.into()),
+                FilterOutcome::Rewritten(v) => Some(v.into()),
+                FilterOutcome::Dropped => None,
+            };
+            let Some(written) = written else {
+                stats.records_removed += records_in_batch;
+                return Ok(());
+            };
+            let new_header = BatchHeader::parse(&written)
+                .map_err(|e| bad_batch(seg, h.base_offset, format!("rewritten batch: {e}")))?;
+            stats.records_removed += records_in_batch
+                .saturating_sub(u64::try_from(new_header.records_count.max(0)).unwrap_or(0));
+            // Horizons already passed are not counted: what they guard could not be removed
+            // now (a producer's last batch) and waits for the next dirty cleaning.
+            if let Some(t) = new_header.delete_horizon_ms().filter(|&t| t > now) {
+                *next_horizon = Some(next_horizon.map_or(t, |n: i64| n.min(t)));
+            }
+            let meta = BatchMeta::from_header(&new_header, 0);
+            out.append(&written, &[meta], interval, now)?;
+            throttle(written.len() as u64);
+            Ok(())
+        })?;
         Ok(completed)
     }
 }
@@ -607,7 +599,6 @@ fn group_by_size<'a>(
 fn for_each_batch(
     seg: &PlannedSegment,
     chunk: usize,
-    throttle: &mut dyn FnMut(u64),
     stop: &AtomicBool,
     mut f: impl FnMut(&[u8], &BatchHeader) -> Result<(), StorageError>,
 ) -> Result<bool, StorageError> {
@@ -623,7 +614,6 @@ fn for_each_batch(
         seg.file
             .read_exact_at(&mut buf, pos)
             .ctx(|| format!("read {want} bytes at {pos} of {}", seg.path.display()))?;
-        throttle(want as u64);
         let mut at = 0usize;
         while let Some(rest) = buf.get(at..) {
             if rest.len() < BATCH_HEADER_LEN {
@@ -639,7 +629,6 @@ fn for_each_batch(
                     seg.file
                         .read_exact_at(&mut big, pos)
                         .ctx(|| format!("read {len} bytes at {pos} of {}", seg.path.display()))?;
-                    throttle(len as u64);
                     f(&big, &h)?;
                     at = len;
                 }
