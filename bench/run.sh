@@ -151,7 +151,7 @@ if [[ -z $PORT ]]; then
 fi
 BROKERS="127.0.0.1:$PORT"
 log "starting the broker on $BROKERS, data in $DATA"
-"$BIN" server --data-dir "$DATA/broker" --listen "$BROKERS" --log-level warn >"$LOGS/server.log" 2>&1 &
+"$BIN" server --data-dir "$DATA/broker" --listen "$BROKERS" --set admin.listen=127.0.0.1:0 --log-level warn >"$LOGS/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi

@@ -77,6 +77,8 @@ class StromBroker:
             str(self.data_dir),
             "--listen",
             self.bootstrap,
+            "--set",
+            "admin.listen=127.0.0.1:0",
             *self.extra_args,
         ]
 

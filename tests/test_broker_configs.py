@@ -142,7 +142,10 @@ def run_server_expect_failure(tmp_path, *args: str, timeout: float = 20) -> subp
     """Run `strom server` that must refuse to start; returns the finished process."""
     data = tmp_path / "data-refused"
     data.mkdir(exist_ok=True)
-    cmd = [strom_bin(), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{free_port()}", *args]
+    cmd = [
+        strom_bin(), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{free_port()}",
+        "--set", "admin.listen=127.0.0.1:0", *args,
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
     except subprocess.TimeoutExpired as e:

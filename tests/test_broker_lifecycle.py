@@ -135,7 +135,10 @@ def test_data_dir_of_another_node_is_refused(broker):
     produce_sync(make_producer(broker.bootstrap), topic, [b"a", b"b"])
     broker.stop()
 
-    cmd = [strom_bin(), "server", "--data-dir", str(broker.data_dir), "--listen", f"127.0.0.1:{free_port()}", "--set", "node.id=5"]
+    cmd = [
+        strom_bin(), "server", "--data-dir", str(broker.data_dir), "--listen", f"127.0.0.1:{free_port()}",
+        "--set", "admin.listen=127.0.0.1:0", "--set", "node.id=5",
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=20, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
     except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@
 //! [`replica_manager::ReplicaManager`] (partitions and their logs) and
 //! [`controller::Controller`] (topics, partitions and configs as metadata-log records).
 
+pub mod admin;
 pub mod apis;
 pub mod cluster;
 pub mod config;

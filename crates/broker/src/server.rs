@@ -1,6 +1,6 @@
 //! Starting and stopping a broker: data directory, metadata replay and log recovery, the Kafka
-//! listener, background tasks, and a graceful shutdown that finishes in-flight requests and
-//! closes every log cleanly.
+//! listener and the admin HTTP listener, background tasks, and a graceful shutdown that finishes
+//! in-flight requests and closes every log cleanly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::admin::AdminListener;
 use crate::config::BrokerConfig;
 use crate::controller::Controller;
 use crate::error::BrokerError;
@@ -21,6 +22,8 @@ const GROUP_TIMER_TICK_MS: u64 = 50;
 /// How often the transaction coordinator looks for timed-out transactions and expired ids
 /// (each shard then acts only when its own deadline has passed).
 const TXN_TIMER_TICK_MS: u64 = 100;
+/// How long a shutdown waits for admin requests in flight before dropping them.
+const ADMIN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Milliseconds since the Unix epoch, the unit of Kafka's timestamps.
 pub fn now_ms() -> i64 {
@@ -50,6 +53,7 @@ pub struct Broker {
 /// A running broker.
 pub struct BrokerHandle {
     local_addr: SocketAddr,
+    admin_addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
 }
@@ -58,6 +62,11 @@ impl BrokerHandle {
     /// The address the Kafka listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the admin HTTP listener is bound to.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     pub fn broker(&self) -> &Arc<Broker> {
@@ -88,6 +97,7 @@ impl Broker {
         })?;
         let node_id = config.node_id();
         let cluster_id = crate::cluster::load_or_init(&data_dir, node_id)?;
+        let admin_listen = config.admin_listen();
         let listen = config
             .listeners()
             .into_iter()
@@ -126,6 +136,8 @@ impl Broker {
             addr: bind_addr.clone(),
             source,
         })?;
+        let admin_listener = AdminListener::bind(&admin_listen).await?;
+        let admin_addr = admin_listener.local_addr();
         let (advertised_host, advertised_port) = match advertised {
             // An advertised port of 0 follows an ephemeral listen port.
             Some((host, port)) => (
@@ -185,16 +197,29 @@ impl Broker {
             cluster_id = %broker.cluster_id,
             "kafka listener ready"
         );
-        let task = tokio::spawn(run(broker.clone(), listener, broker.shutdown_signal()));
+        tracing::info!(listen = %admin_addr, "admin listener ready");
+        let task = tokio::spawn(run(
+            broker.clone(),
+            listener,
+            admin_listener,
+            broker.shutdown_signal(),
+        ));
         Ok(BrokerHandle {
             local_addr,
+            admin_addr,
             task,
             broker,
         })
     }
 }
 
-async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+async fn run(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    admin_listener: AdminListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut admin = admin_listener.spawn(broker.clone(), shutdown.clone());
     let mut connections = JoinSet::new();
     let background = spawn_background_tasks(&broker, shutdown.clone());
     let cleaner = crate::log_cleaner::spawn(broker.clone(), shutdown.clone());
@@ -225,6 +250,16 @@ async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Re
         "shutting down: no longer accepting, finishing in-flight requests"
     );
     while connections.join_next().await.is_some() {}
+    // The admin listener saw the shutdown too and finishes its requests in flight, which hold
+    // partitions briefly; one that does not finish in time is dropped.
+    if tokio::time::timeout(ADMIN_SHUTDOWN_TIMEOUT, &mut admin)
+        .await
+        .is_err()
+    {
+        tracing::warn!("admin requests still in flight at shutdown; dropping them");
+        admin.abort();
+        let _ = admin.await;
+    }
     for task in background {
         task.abort();
         let _ = task.await;

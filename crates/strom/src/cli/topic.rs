@@ -1,8 +1,10 @@
 //! `strom topic`: create, list, describe, delete topics and change their configs through the
 //! Kafka admin APIs (CreateTopics, Metadata, ListOffsets, DescribeConfigs, DeleteTopics,
-//! AlterConfigs).
+//! AlterConfigs). `describe` also reads where log compaction stands from the broker's admin HTTP
+//! API (`GET /v1/topics/{name}`, see `strom_broker::admin`), which Kafka has only as JMX metrics.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use rdkafka::admin::{
@@ -13,10 +15,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::MetadataTopic;
+use strom_broker::admin::error::ErrorBody;
+use strom_broker::admin::topics::{PartitionDescription, TopicDescription};
 
 use super::connection::{
     admin_options, find_topic, is_internal, parse_key_value, ConnectionArgs, KafkaContext as _,
-    REQUEST_TIMEOUT,
+    CONNECT_TIMEOUT, REQUEST_TIMEOUT,
 };
 use super::table::Table;
 
@@ -33,11 +37,20 @@ pub enum TopicCommand {
     /// List topics with their partition and replica counts.
     #[command(visible_alias = "ls")]
     List(ListArgs),
-    /// Show a topic's summary, configs and partitions (leaders, replicas, offsets).
+    /// Show a topic's summary, configs and partitions (leaders, replicas, offsets), and for
+    /// compacted topics where log compaction stands.
     #[command(after_help = "Examples:\n  \
         strom topic describe orders\n  \
         strom topic describe orders --print-configs\n  \
-        strom topic describe orders -p")]
+        strom topic describe orders -p\n  \
+        strom topic describe users --admin http://broker1:9644\n  \
+        strom topic describe users -p --compaction\n\n\
+        The COMPACTION section (printed with all sections when cleanup.policy includes compact,\n\
+        or whenever --compaction is given) shows per partition the dirty ratio the log cleaner\n\
+        compares with min.cleanable.dirty.ratio, the clean and dirty bytes, and what the last\n\
+        cleaning since the broker started did. It comes from the broker's admin HTTP API\n\
+        (broker config admin.listen), not from a Kafka API; if that API cannot be reached, the\n\
+        section says so and the rest of the output is unaffected.")]
     Describe(DescribeArgs),
     /// Delete one or more topics and all their records.
     #[command(visible_alias = "rm")]
@@ -100,6 +113,19 @@ pub struct DescribeArgs {
     /// Print all sections (the default when no --print-* flag is given).
     #[arg(short = 'a', long)]
     print_all: bool,
+    /// Add the COMPACTION section (dirty ratio, last cleaning) even when it would not be
+    /// printed: with --print-* flags, or for a topic that is not compacted.
+    #[arg(long)]
+    compaction: bool,
+    /// Base URL of the broker's admin HTTP API (its admin.listen), read for the COMPACTION
+    /// section.
+    #[arg(
+        long,
+        env = "STROM_ADMIN",
+        default_value = "http://127.0.0.1:9644",
+        value_name = "URL"
+    )]
+    admin: String,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -256,9 +282,17 @@ async fn describe(args: DescribeArgs) -> Result<()> {
     }
     // Without configs (e.g. a broker lacking DescribeConfigs) the other sections still print.
     let mut failure = None;
+    let mut compacted = false;
     if all || args.print_configs {
         match describe_topic_configs(&admin, &args.name).await {
             Ok(entries) => {
+                compacted = entries.iter().any(|entry| {
+                    entry.name == "cleanup.policy"
+                        && entry
+                            .value
+                            .as_deref()
+                            .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"))
+                });
                 let mut table = Table::new(&["KEY", "VALUE", "SOURCE"]);
                 for entry in entries {
                     table.row(vec![
@@ -277,6 +311,12 @@ async fn describe(args: DescribeArgs) -> Result<()> {
     }
     if all || args.print_partitions {
         sections.push(("PARTITIONS", partitions_table(&consumer, topic)?.render()));
+    }
+    if args.compaction || (all && compacted) {
+        sections.push((
+            "COMPACTION",
+            compaction_section(&args.admin, &args.name).await,
+        ));
     }
     let titled = sections.len() > 1;
     let mut first = true;
@@ -342,6 +382,139 @@ fn partitions_table(consumer: &BaseConsumer, topic: &MetadataTopic) -> Result<Ta
         table.row(row);
     }
     Ok(table)
+}
+
+/// The COMPACTION section: one row per partition from the admin API, or a one-line note saying
+/// why there is none (the command does not fail for it).
+async fn compaction_section(admin_url: &str, topic: &str) -> String {
+    let url = topic_url(admin_url, topic);
+    let fetched = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || fetch_topic_description(&url))
+            .await
+            .unwrap_or_else(|error| Err(format!("the request failed: {error}")))
+    };
+    match fetched {
+        Ok(description) => compaction_table(&description.partitions, now_ms()),
+        Err(note) => format!("({note}; tried {url})\n"),
+    }
+}
+
+/// `GET /v1/topics/{topic}` under the admin API's base URL (`http://` is assumed when the URL
+/// has no scheme).
+fn topic_url(admin_url: &str, topic: &str) -> String {
+    let base = admin_url.trim().trim_end_matches('/');
+    let scheme = if base.contains("://") { "" } else { "http://" };
+    let mut url = format!("{scheme}{base}/v1/topics/");
+    // Legal topic names need no escaping; anything else is percent-encoded rather than trusted.
+    for byte in topic.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+/// Reads a topic's description from the admin API; the error is a note for people.
+///
+/// The client is `ureq` (blocking, run on a blocking thread): the smallest well-kept HTTP
+/// client, built without TLS (the admin API is plain HTTP) and sharing `http` and `httparse`
+/// with the broker's axum, so it adds a handful of small crates where `reqwest` would add a
+/// connection pool, URL and IDNA parsing. Proxies from the environment are ignored: the admin
+/// API is reached directly on the broker's host.
+fn fetch_topic_description(url: &str) -> std::result::Result<TopicDescription, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|error| format!("admin API unreachable: {error}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .body_mut()
+            .read_json::<TopicDescription>()
+            .map_err(|error| format!("unexpected answer from the admin API: {error}"));
+    }
+    let reason = response
+        .body_mut()
+        .read_json::<ErrorBody>()
+        .map(|body| body.error)
+        .unwrap_or_else(|_| status.to_string());
+    if status == ureq::http::StatusCode::NOT_FOUND {
+        Err(format!(
+            "the admin API does not know this topic ({reason}): is --admin the broker of --brokers?"
+        ))
+    } else {
+        Err(format!("the admin API answered {status}: {reason}"))
+    }
+}
+
+/// One row per partition; a note instead when no partition is compacted.
+fn compaction_table(partitions: &[PartitionDescription], now_ms: i64) -> String {
+    if partitions.iter().all(|p| p.compaction.is_none()) {
+        return "(not compacted: cleanup.policy does not include compact)\n".into();
+    }
+    let mut table = Table::new(&[
+        "PARTITION",
+        "DIRTY-RATIO",
+        "CLEAN-BYTES",
+        "DIRTY-BYTES",
+        "LAST-CLEANING",
+        "READ-BYTES",
+        "WRITTEN-BYTES",
+        "RECORDS-REMOVED",
+    ]);
+    for partition in partitions {
+        let mut row = vec![partition.partition.to_string()];
+        match &partition.compaction {
+            None => row.extend(std::iter::repeat_n("-".to_owned(), 7)),
+            Some(compaction) => {
+                row.push(format!("{:.1}%", compaction.dirty_ratio * 100.0));
+                row.push(compaction.clean_bytes.to_string());
+                row.push(compaction.dirty_bytes.to_string());
+                match &compaction.last_cleaning {
+                    None => row.extend(["never", "-", "-", "-"].map(String::from)),
+                    Some(last) => {
+                        let finished_ms = last.started_ms.saturating_add_unsigned(last.duration_ms);
+                        row.push(format!("{} ago", format_age(now_ms - finished_ms)));
+                        row.push(last.bytes_read.to_string());
+                        row.push(last.bytes_written.to_string());
+                        row.push(last.records_removed.to_string());
+                    }
+                }
+            }
+        }
+        table.row(row);
+    }
+    table.render()
+}
+
+/// A time span for people: `850ms`, `12.3s`, `4m 05s`, `2h 03m`, `3d 04h` (negative spans, from
+/// clocks that disagree, count as 0).
+fn format_age(ms: i64) -> String {
+    let ms = ms.max(0);
+    let s = ms / 1000;
+    match ms {
+        ..=999 => format!("{ms}ms"),
+        1000..=59_999 => format!("{}.{}s", s, ms % 1000 / 100),
+        60_000..=3_599_999 => format!("{}m {:02}s", s / 60, s % 60),
+        3_600_000..=86_399_999 => format!("{}h {:02}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d {:02}h", s / 86_400, s / 3600 % 24),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The topic's configs (DescribeConfigs), sorted by name.
@@ -451,4 +624,125 @@ async fn alter_config(args: AlterConfigArgs) -> Result<()> {
         println!("(dry run: the broker validated the change but applied nothing)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_broker::admin::topics::{CompactionStatus, LastCleaning};
+
+    fn partition(index: i32, compaction: Option<CompactionStatus>) -> PartitionDescription {
+        PartitionDescription {
+            partition: index,
+            log_start_offset: 0,
+            log_end_offset: 10,
+            high_watermark: 10,
+            size_bytes: 1000,
+            compaction,
+        }
+    }
+
+    fn compaction(last_cleaning: Option<LastCleaning>) -> CompactionStatus {
+        CompactionStatus {
+            dirty_ratio: 0.256,
+            clean_bytes: 3000,
+            dirty_bytes: 1030,
+            first_dirty_offset: 5,
+            first_uncleanable_offset: 10,
+            last_cleaning,
+        }
+    }
+
+    #[test]
+    fn topic_url_adds_the_scheme_and_escapes_what_a_topic_name_cannot_hold() {
+        assert_eq!(
+            topic_url("http://h:9644/", "users"),
+            "http://h:9644/v1/topics/users"
+        );
+        assert_eq!(
+            topic_url("127.0.0.1:9644", "a.b_c-1"),
+            "http://127.0.0.1:9644/v1/topics/a.b_c-1"
+        );
+        assert_eq!(
+            topic_url("http://h", "a/b c"),
+            "http://h/v1/topics/a%2Fb%20c"
+        );
+    }
+
+    #[test]
+    fn compaction_table_shows_ratio_bytes_and_the_last_cleaning() {
+        let last = LastCleaning {
+            started_ms: 100_000,
+            duration_ms: 500,
+            bytes_read: 8192,
+            bytes_written: 2048,
+            records_read: 90,
+            records_removed: 80,
+            segments_before: 4,
+            segments_after: 1,
+            end_offset: 5,
+        };
+        let text = compaction_table(
+            &[
+                partition(0, Some(compaction(Some(last)))),
+                partition(1, Some(compaction(None))),
+                partition(2, None),
+            ],
+            100_500 + 65_000,
+        );
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|line| {
+                line.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                vec![
+                    "PARTITION",
+                    "DIRTY-RATIO",
+                    "CLEAN-BYTES",
+                    "DIRTY-BYTES",
+                    "LAST-CLEANING",
+                    "READ-BYTES",
+                    "WRITTEN-BYTES",
+                    "RECORDS-REMOVED"
+                ],
+                vec![
+                    "0",
+                    "25.6%",
+                    "3000",
+                    "1030",
+                    "1m 05s ago",
+                    "8192",
+                    "2048",
+                    "80"
+                ],
+                vec!["1", "25.6%", "3000", "1030", "never", "-", "-", "-"],
+                vec!["2", "-", "-", "-", "-", "-", "-", "-"],
+            ]
+        );
+    }
+
+    #[test]
+    fn compaction_table_of_a_topic_that_is_not_compacted_is_a_note() {
+        assert_eq!(
+            compaction_table(&[partition(0, None)], 0),
+            "(not compacted: cleanup.policy does not include compact)\n"
+        );
+    }
+
+    #[test]
+    fn ages_are_short_and_never_negative() {
+        assert_eq!(format_age(-5), "0ms");
+        assert_eq!(format_age(850), "850ms");
+        assert_eq!(format_age(12_345), "12.3s");
+        assert_eq!(format_age(245_000), "4m 05s");
+        assert_eq!(format_age(7_380_000), "2h 03m");
+        assert_eq!(format_age(273_600_000), "3d 04h");
+    }
 }

@@ -45,6 +45,9 @@ impl Server {
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(["--listen", &addr])
+            // Brokers run in parallel: any free admin port (the last --set of a name applies,
+            // so a test's own admin.listen still wins).
+            .args(["--set", "admin.listen=127.0.0.1:0"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("cannot clone the log file"))

@@ -1,0 +1,100 @@
+//! The admin HTTP API (Strom only): what Kafka exposes through JMX, served as JSON over HTTP the
+//! way Redpanda's admin API is. It listens on `admin.listen` (default `127.0.0.1:9644`), starts
+//! and stops with the Kafka listener, and has no authentication: bind it to loopback or another
+//! trusted address.
+//!
+//! Endpoints (all `GET`):
+//! - `/health`: `{"status": "ok"}` while the broker serves;
+//! - `/v1/topics`, `/v1/topics/{name}`: the topics this broker hosts, and per partition its
+//!   offsets, size and where log compaction stands ([`topics`]).
+//!
+//! Failures are `{"error": "..."}` with a status code that says what went wrong ([`error`]).
+
+pub mod error;
+pub mod topics;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::HostPort;
+use crate::error::BrokerError;
+use crate::server::Broker;
+
+/// The admin listener, bound but not yet serving (so that a bind failure stops the startup).
+pub struct AdminListener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl AdminListener {
+    /// Binds `addr`; port 0 picks a free port (see [`AdminListener::local_addr`]).
+    pub async fn bind(addr: &HostPort) -> Result<AdminListener, BrokerError> {
+        let bind_addr = addr.to_addr_string();
+        let bind_error = |source| BrokerError::Bind {
+            addr: format!("{bind_addr} (admin.listen)"),
+            source,
+        };
+        let listener = TcpListener::bind(&bind_addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        Ok(AdminListener {
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves the API until `shutdown` turns true, then stops accepting and lets the requests in
+    /// flight finish (axum's graceful shutdown).
+    pub fn spawn(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let stopping = async move {
+                // An error means the broker is gone: stop as well.
+                let _ = shutdown.wait_for(|stopping| *stopping).await;
+            };
+            let served = axum::serve(self.listener, router(broker))
+                .with_graceful_shutdown(stopping)
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "admin listener failed");
+            }
+        })
+    }
+}
+
+/// The routes of the admin API.
+pub fn router(broker: Arc<Broker>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/topics", get(topics::list))
+        .route("/v1/topics/{name}", get(topics::describe))
+        .fallback(error::no_such_endpoint)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(broker)
+}
+
+/// The answer of `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` whenever the broker answers at all.
+    pub status: String,
+}
+
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
+}

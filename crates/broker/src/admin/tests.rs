@@ -1,0 +1,205 @@
+//! The admin API against an in-process broker: routes, JSON shapes, errors, and that the listener
+//! stops with the broker.
+
+use std::net::SocketAddr;
+
+use serde::de::DeserializeOwned;
+use strom_storage::{CleaningState, CleaningStats};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::error::ErrorBody;
+use super::topics::{CompactionStatus, LastCleaning, TopicDescription, TopicList, TopicListing};
+use super::Health;
+use crate::config::BrokerConfig;
+use crate::server::{Broker, BrokerHandle};
+
+async fn start_broker(dir: &tempfile::TempDir, extra: &[&str]) -> BrokerHandle {
+    let mut sets = vec![
+        format!("log.dirs={}", dir.path().join("data").display()),
+        "listeners=127.0.0.1:0".to_owned(),
+        "admin.listen=127.0.0.1:0".to_owned(),
+    ];
+    sets.extend(extra.iter().map(|s| (*s).to_owned()));
+    let config = BrokerConfig::load(None, &sets).expect("valid config");
+    Broker::start(config).await.expect("broker starts")
+}
+
+/// One HTTP/1.1 request on its own connection: the status code and the body.
+async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("admin listener accepts");
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("request sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a header");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{method} {path} is not JSON: {head}"
+    );
+    (status, body.to_owned())
+}
+
+async fn get_json<T: DeserializeOwned>(addr: SocketAddr, path: &str) -> (u16, T) {
+    let (status, body) = request(addr, "GET", path).await;
+    let value =
+        serde_json::from_str(&body).unwrap_or_else(|error| panic!("GET {path}: {error} in {body}"));
+    (status, value)
+}
+
+#[tokio::test]
+async fn admin_api_serves_health_and_topics_and_stops_with_the_broker() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handle = start_broker(&dir, &["log.cleanup.policy=compact", "num.partitions=2"]).await;
+    let admin = handle.admin_addr();
+    assert_ne!(admin.port(), 0, "port 0 resolves to the bound port");
+    handle
+        .broker()
+        .controller
+        .ensure_topic("compacted")
+        .expect("topic created");
+
+    let (status, health): (_, Health) = get_json(admin, "/health").await;
+    assert_eq!((status, health.status.as_str()), (200, "ok"));
+
+    let (status, list): (_, TopicList) = get_json(admin, "/v1/topics").await;
+    assert_eq!(status, 200);
+    assert!(
+        list.topics.contains(&TopicListing {
+            name: "compacted".into(),
+            partitions: 2
+        }),
+        "{list:?}"
+    );
+
+    let (status, topic): (_, TopicDescription) = get_json(admin, "/v1/topics/compacted").await;
+    assert_eq!(status, 200);
+    assert_eq!(topic.name, "compacted");
+    let indexes: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
+    assert_eq!(indexes, [0, 1]);
+    for partition in &topic.partitions {
+        assert_eq!(
+            (partition.log_start_offset, partition.log_end_offset),
+            (0, 0)
+        );
+        let compaction = partition.compaction.as_ref().expect("compacted topic");
+        assert_eq!(compaction.dirty_ratio, 0.0);
+        assert_eq!(compaction.last_cleaning, None);
+    }
+
+    let (status, error): (_, ErrorBody) = get_json(admin, "/v1/topics/missing").await;
+    assert_eq!(status, 404);
+    assert!(error.error.contains("missing"), "{error:?}");
+    let (status, error): (_, ErrorBody) = get_json(admin, "/v2/nothing").await;
+    assert_eq!(status, 404);
+    assert!(error.error.contains("/v2/nothing"), "{error:?}");
+    let (status, body) = request(admin, "POST", "/health").await;
+    assert_eq!(status, 405, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+
+    handle.shutdown().await;
+    assert!(
+        TcpStream::connect(admin).await.is_err(),
+        "the admin listener still accepts after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_admin_address_is_a_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sets = vec![
+        format!("log.dirs={}", dir.path().join("data").display()),
+        "listeners=127.0.0.1:0".to_owned(),
+    ];
+    sets.push(format!("admin.listen={addr}"));
+    let config = BrokerConfig::load(None, &sets).expect("valid config");
+    let Err(error) = Broker::start(config).await else {
+        panic!("the broker started on a taken admin address");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains(&addr.to_string()) && message.contains("admin.listen"),
+        "{message}"
+    );
+}
+
+#[test]
+fn compaction_status_carries_the_cleaning_state_and_the_last_cleaning() {
+    let state = CleaningState {
+        first_dirty_offset: 10,
+        first_uncleanable_offset: 30,
+        clean_bytes: 300,
+        dirty_bytes: 100,
+        lag_exceeded: false,
+        horizon_passed: false,
+    };
+    let stats = CleaningStats {
+        started_ms: 1_700_000_000_000,
+        duration_ms: 12,
+        bytes_read: 4096,
+        bytes_written: 1024,
+        batches_read: 8,
+        records_read: 40,
+        records_removed: 30,
+        segments_before: 3,
+        segments_after: 1,
+        keys: 10,
+        end_offset: 10,
+    };
+    let status = CompactionStatus::new(&state, Some(stats));
+    assert_eq!(status.dirty_ratio, 0.25);
+    assert_eq!((status.clean_bytes, status.dirty_bytes), (300, 100));
+    assert_eq!(
+        (status.first_dirty_offset, status.first_uncleanable_offset),
+        (10, 30)
+    );
+    assert_eq!(
+        status.last_cleaning,
+        Some(LastCleaning {
+            started_ms: 1_700_000_000_000,
+            duration_ms: 12,
+            bytes_read: 4096,
+            bytes_written: 1024,
+            records_read: 40,
+            records_removed: 30,
+            segments_before: 3,
+            segments_after: 1,
+            end_offset: 10,
+        })
+    );
+    let json = serde_json::to_value(&status).expect("serializable");
+    let mut fields: Vec<&str> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "clean_bytes",
+            "dirty_bytes",
+            "dirty_ratio",
+            "first_dirty_offset",
+            "first_uncleanable_offset",
+            "last_cleaning"
+        ]
+    );
+}
