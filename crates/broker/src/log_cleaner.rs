@@ -1,8 +1,9 @@
 //! The log cleaner's scheduling: one background task that, every `log.cleaner.backoff.ms` (or
 //! straight after a cleaning), picks the compacted partition with the highest dirty ratio among
-//! those due (ratio at least `min.cleanable.dirty.ratio`, `max.compaction.lag.ms` exceeded, or a
+//! those due (ratio above `min.cleanable.dirty.ratio`, `max.compaction.lag.ms` exceeded, or a
 //! delete horizon passed) and cleans it on a blocking thread. All cleanings share one
-//! [`Throttler`] for `log.cleaner.io.max.bytes.per.second`. The cleaning itself lives in
+//! [`Throttler`] for `log.cleaner.io.max.bytes.per.second`, kept for the broker's lifetime so
+//! that short cleanings add up. The cleaning itself lives in
 //! `strom_storage::cleaner`; `__consumer_offsets` and `__transaction_state` are compacted
 //! topics and are cleaned like any other.
 //!
@@ -64,7 +65,7 @@ pub fn spawn(
                     _ = shutdown.changed() => return,
                 }
             };
-            *throttler.lock() = Throttler::new(rate);
+            throttler.lock().set_rate(rate);
             let (stop_now, throttler_now) = (Arc::clone(&stop), Arc::clone(&throttler));
             let cleaning = tokio::task::spawn_blocking(move || {
                 let mut throttle = |bytes: u64| {

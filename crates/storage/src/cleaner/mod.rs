@@ -131,10 +131,11 @@ impl CleaningState {
         }
     }
 
-    /// Whether a cleaning is due (Kafka's `grabFilthiestCompactedLog` criteria).
+    /// Whether a cleaning is due (Kafka's `grabFilthiestCompactedLog` criteria: a dirty ratio
+    /// above the minimum, so 1.0 never cleans by ratio alone).
     pub fn is_due(&self, min_cleanable_dirty_ratio: f64) -> bool {
         let dirty = self.dirty_bytes > 0
-            && (self.lag_exceeded || self.dirty_ratio() >= min_cleanable_dirty_ratio);
+            && (self.lag_exceeded || self.dirty_ratio() > min_cleanable_dirty_ratio);
         dirty || (self.horizon_passed && self.clean_bytes > 0)
     }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 /// How often the rate is checked.
 const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A byte-rate limiter shared by the cleaner threads (behind a lock).
+/// A byte-rate limiter shared by the cleaner threads (behind a lock) and kept across
+/// cleanings, so that many short cleanings add up as one long one would.
 #[derive(Debug)]
 pub struct Throttler {
     bytes_per_sec: f64,
@@ -23,6 +24,11 @@ impl Throttler {
             period_start: Instant::now(),
             bytes_in_period: 0.0,
         }
+    }
+
+    /// Changes the rate (a config change), keeping what was counted so far.
+    pub fn set_rate(&mut self, bytes_per_sec: f64) {
+        self.bytes_per_sec = bytes_per_sec;
     }
 
     pub fn is_unlimited(&self) -> bool {
