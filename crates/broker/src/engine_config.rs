@@ -15,7 +15,9 @@ pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 64 * 1024 * 1024;
 pub fn log_config(config: &TopicConfig) -> LogConfig {
     LogConfig {
         segment_bytes: config.segment_bytes.max(1) as u64,
-        segment_ms: config.segment_ms,
+        // Capped by max.compaction.lag.ms on compacted topics, so that a quiet active segment
+        // rolls and becomes cleanable in time (Kafka's `maxSegmentMs`).
+        segment_ms: config.max_segment_ms(),
         retention_ms: config.retention_ms,
         retention_bytes: config.retention_bytes,
         index_interval_bytes: config.index_interval_bytes.max(0) as u32,

@@ -10,6 +10,7 @@
 //! `log.cleaner.enable=false` or `log.cleaner.threads=0` turns it off. One cleaning runs at a
 //! time whatever `log.cleaner.threads` says (more threads are a possible later improvement).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,12 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// How long a partition whose cleaning failed is left alone (Kafka marks it uncleanable until
+/// a restart; we try again now and then, and clean the others meanwhile).
+const FAILED_RETRY_MS: i64 = 10 * 60 * 1000;
+/// The longest single sleep of the throttle, so that a stop is noticed soon.
+const THROTTLE_SLICE: Duration = Duration::from_millis(100);
+
 /// Runs until `shutdown` changes; a cleaning in progress is stopped (its files are discarded).
 pub fn spawn(
     broker: Arc<Broker>,
@@ -41,6 +48,8 @@ pub fn spawn(
         let stop = Arc::new(AtomicBool::new(false));
         let _guard = StopOnDrop(Arc::clone(&stop));
         let throttler = Arc::new(Mutex::new(Throttler::new(f64::INFINITY)));
+        // Partitions not to clean before a time: (topic, partition) -> wall-clock ms.
+        let mut resting: HashMap<(String, i32), i64> = HashMap::new();
         loop {
             let (enabled, backoff, settings, rate) = {
                 let config = broker.config.read();
@@ -58,24 +67,32 @@ pub fn spawn(
                     config.log_cleaner_io_max_bytes_per_second(),
                 )
             };
-            let next = if enabled { filthiest(&broker) } else { None };
+            let now = now_ms();
+            resting.retain(|_, until| *until > now);
+            let next = if enabled {
+                filthiest(&broker, &resting)
+            } else {
+                None
+            };
             let Some(partition) = next else {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(backoff as u64)) => continue,
                     _ = shutdown.changed() => return,
                 }
             };
+            let key = (partition.topic.clone(), partition.index);
             throttler.lock().set_rate(rate);
             let (stop_now, throttler_now) = (Arc::clone(&stop), Arc::clone(&throttler));
             let cleaning = tokio::task::spawn_blocking(move || {
                 let mut throttle = |bytes: u64| {
-                    let pause = throttler_now.lock().record(bytes);
-                    if !pause.is_zero() {
-                        std::thread::sleep(pause);
+                    let mut pause = throttler_now.lock().record(bytes);
+                    while !pause.is_zero() && !stop_now.load(Ordering::Acquire) {
+                        let slice = pause.min(THROTTLE_SLICE);
+                        std::thread::sleep(slice);
+                        pause -= slice;
                     }
                 };
-                let result = partition.clean(now_ms(), settings, &mut throttle, &stop_now);
-                (partition, result)
+                partition.clean(now_ms(), settings, &mut throttle, &stop_now)
             });
             tokio::pin!(cleaning);
             let finished = tokio::select! {
@@ -86,47 +103,42 @@ pub fn spawn(
                     return;
                 }
             };
-            let Ok((partition, result)) = finished else {
-                tracing::error!("log cleaner thread panicked");
-                continue;
-            };
-            match result {
-                Ok(Some(_)) => {}
-                // Nothing to do after all (or stopped, or the log changed): do not spin on it.
-                Ok(None) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(backoff as u64)) => {}
-                        _ = shutdown.changed() => return,
-                    }
+            match finished {
+                Ok(Ok(Some(_))) => {}
+                // Nothing to do after all, stopped, or the log changed: not again right away.
+                Ok(Ok(None)) => {
+                    resting.insert(key, now_ms() + backoff);
                 }
-                Err(error) if error.is_fsync_failure() => {
+                Ok(Err(error)) if error.is_fsync_failure() => {
                     halt("fsync during log cleaning failed", &error)
                 }
-                Err(error) => {
-                    // Kafka marks such a partition uncleanable; we back off and try again later.
+                Ok(Err(error)) => {
                     tracing::warn!(
-                        topic = %partition.topic,
-                        partition = partition.index,
+                        topic = %key.0,
+                        partition = key.1,
                         %error,
-                        "log cleaning failed"
+                        retry_in_ms = FAILED_RETRY_MS,
+                        "log cleaning failed; cleaning the other partitions meanwhile"
                     );
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(backoff as u64)) => {}
-                        _ = shutdown.changed() => return,
-                    }
+                    resting.insert(key, now_ms() + FAILED_RETRY_MS);
+                }
+                Err(error) => {
+                    tracing::error!(topic = %key.0, partition = key.1, %error, "log cleaner thread panicked");
+                    resting.insert(key, now_ms() + FAILED_RETRY_MS);
                 }
             }
         }
     })
 }
 
-/// The due compacted partition with the highest dirty ratio.
-fn filthiest(broker: &Broker) -> Option<Arc<Partition>> {
+/// The due compacted partition with the highest dirty ratio, among those not resting.
+fn filthiest(broker: &Broker, resting: &HashMap<(String, i32), i64>) -> Option<Arc<Partition>> {
     let now = now_ms();
     broker
         .replicas
         .all()
         .into_iter()
+        .filter(|p| !resting.contains_key(&(p.topic.clone(), p.index)))
         .filter_map(|partition| {
             let state = partition.cleaning_state(now)?;
             let min_ratio = partition.config().min_cleanable_dirty_ratio;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use strom_storage::{
-    AbortedTxn, AppendInfo, AppendOrigin, CleanerSettings, CleaningState, CleaningStats, Log,
-    ProducerSnapshot, ReadPlan, StorageError,
+    AbortedTxn, AppendInfo, AppendOrigin, CleanerSettings, CleaningCommit, CleaningState,
+    CleaningStats, Log, ProducerSnapshot, ReadPlan, StorageError,
 };
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
@@ -370,15 +370,22 @@ impl Partition {
         let Some(plan) = self.log.lock().plan_cleaning(now_ms, settings) else {
             return Ok(None);
         };
-        let Some(cleaned) = plan.execute(throttle, stop)? else {
+        let Some(mut cleaned) = plan.execute(throttle, stop)? else {
             return Ok(None);
         };
-        let mut log = self.log.lock();
-        if self.retired.0.lock().is_some() {
-            cleaned.discard();
-            return Ok(None);
+        // One group per lock hold: produce and fetch wait for one swap at a time.
+        loop {
+            let mut log = self.log.lock();
+            if self.retired.0.lock().is_some() {
+                cleaned.discard();
+                return Ok(None);
+            }
+            match log.commit_cleaning(&mut cleaned)? {
+                CleaningCommit::Progress => continue,
+                CleaningCommit::Done(stats) => return Ok(Some(stats)),
+                CleaningCommit::Discarded => return Ok(None),
+            }
         }
-        log.commit_cleaning(cleaned)
     }
 
     /// Makes the log's first unstable offset (under its lock) visible to `last_stable_offset`.

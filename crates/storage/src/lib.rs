@@ -24,8 +24,8 @@ pub mod time_index;
 pub mod txn_index;
 
 pub use cleaner::{
-    CleanedLog, CleanerSettings, CleaningPlan, CleaningState, CleaningStats, CompactionConfig,
-    Throttler,
+    CleanedLog, CleanerSettings, CleaningCommit, CleaningPlan, CleaningState, CleaningStats,
+    CompactionConfig, Throttler,
 };
 pub use config::LogConfig;
 pub use error::StorageError;

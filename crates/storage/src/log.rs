@@ -15,8 +15,9 @@
 //! - Indexes never point at or past the end of their segment's `.log`; closed segments' index
 //!   files are written (atomically) when they are rolled and the active one's at `close()`.
 //! - After a failed fsync the log is poisoned and refuses every write; reads still work.
-//! - Segment files are append-only except for `truncate_to` and recovery, so a [`ReadPlan`]
-//!   snapshot (file handles + byte lengths) stays valid outside the caller's lock.
+//! - Segment files are append-only except for `truncate_to` and recovery, and compaction
+//!   replaces them by rename (never in place), so a [`ReadPlan`] snapshot (file handles + byte
+//!   lengths) stays valid outside the caller's lock.
 //! - Nothing read from disk is trusted: every length is checked before it is used.
 //!
 //! Producer state (idempotence and transactions, see [`crate::producer_state`]):
@@ -48,7 +49,8 @@ use crate::checkpoint::{
     write_log_start_offset, CLEAN_SHUTDOWN_FILE, TMP_SUFFIX,
 };
 use crate::cleaner::{
-    self, CleanedLog, CleanerSettings, CleaningPlan, CleaningState, CleaningStats, PlannedSegment,
+    self, CleanedLog, CleanerSettings, CleaningCommit, CleaningPlan, CleaningState, CleaningStats,
+    PlannedSegment,
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
@@ -1064,7 +1066,7 @@ impl Log {
     /// Where compaction stands; `None` unless the log is compacted (`cleanup.policy=compact`).
     pub fn cleaning_state(&self, now_ms: i64) -> Option<CleaningState> {
         let config = &self.config.compaction;
-        if !config.enabled {
+        if !config.enabled || self.is_poisoned() {
             return None;
         }
         let first_dirty = self.first_dirty_offset();
@@ -1077,21 +1079,21 @@ impl Log {
             lag_exceeded: false,
             horizon_passed: self.next_horizon_ms.is_some_and(|t| t <= now_ms),
         };
-        let mut first_dirty_segment = true;
+        // Kafka's `maxCompactionDelay`: the oldest first-batch time of the dirty segments.
+        let mut oldest_dirty: Option<i64> = None;
         for (_, end, seg) in self.closed_segments() {
             if end <= first_dirty {
                 state.clean_bytes += seg.size();
             } else if end <= first_uncleanable {
                 state.dirty_bytes += seg.size();
-                // Kafka's `maxCompactionDelay`: the oldest dirty batch has waited too long.
-                if std::mem::take(&mut first_dirty_segment) {
-                    let first_ts = seg.first_batch_timestamp().unwrap_or(-1);
-                    state.lag_exceeded = config.max_compaction_lag_ms < i64::MAX
-                        && first_ts >= 0
-                        && now_ms.saturating_sub(first_ts) > config.max_compaction_lag_ms;
+                if let Some(ts) = seg.first_batch_timestamp().filter(|&t| t > 0) {
+                    oldest_dirty = Some(oldest_dirty.map_or(ts, |o| o.min(ts)));
                 }
             }
         }
+        state.lag_exceeded = config.max_compaction_lag_ms < i64::MAX
+            && oldest_dirty
+                .is_some_and(|ts| now_ms.saturating_sub(ts) > config.max_compaction_lag_ms);
         Some(state)
     }
 
@@ -1137,7 +1139,7 @@ impl Log {
     }
 
     /// Snapshots a cleaning, or `None` when the log is not compacted, poisoned, or has nothing
-    /// cleanable. No I/O beyond reading the cleaner checkpoint; see [`crate::cleaner`].
+    /// cleanable. No I/O; see [`crate::cleaner`].
     pub fn plan_cleaning(&self, now_ms: i64, settings: CleanerSettings) -> Option<CleaningPlan> {
         if self.is_poisoned() {
             return None;
@@ -1180,32 +1182,81 @@ impl Log {
         })
     }
 
-    /// Swaps in the segments a [`CleaningPlan`] wrote, if every segment it replaces is still
-    /// the log's (retention, DeleteRecords or truncation may have run since the plan): then
-    /// returns the cleaning's figures; otherwise discards the cleaned files and returns `None`.
-    /// A failure after the first commit poisons the log (reopening it finishes the swap).
+    /// Swaps in the next group of segments a [`CleaningPlan`] wrote (one committing rename, see
+    /// [`cleaner::swap`]), if every segment it replaces is still the log's, unchanged (retention,
+    /// DeleteRecords or truncation may have run since the plan). Call until the answer is not
+    /// [`CleaningCommit::Progress`]; the caller may release the log's lock between calls so that
+    /// produce and fetch are held up by one group at a time. A group that no longer applies
+    /// discards the rest of the cleaning (the groups already in stay: each is complete). A failure
+    /// after a group's commit point poisons the log; reopening it finishes the swap.
     pub fn commit_cleaning(
         &mut self,
-        cleaned: CleanedLog,
-    ) -> Result<Option<CleaningStats>, StorageError> {
-        let current = cleaned.groups.iter().all(|g| {
-            g.replaced.iter().all(|(base, file)| {
-                self.segments
-                    .get(base)
-                    .is_some_and(|seg| Arc::ptr_eq(seg.file(), file))
-            }) && self.segments.range(g.base_offset..g.end_offset).count() == g.replaced.len()
-                && self.segments.range(g.end_offset..).next().is_some()
-        });
-        if self.is_poisoned() || !current {
-            tracing::info!(dir = %self.dir.display(), "log changed during cleaning; discarding the cleaned segments");
-            cleaned.discard();
-            return Ok(None);
+        cleaned: &mut CleanedLog,
+    ) -> Result<CleaningCommit, StorageError> {
+        if cleaned.segments_before == 0 {
+            cleaned.segments_before = self.segments.len();
         }
-        let segments_before = self.segments.len();
-        let r = self.swap_cleaned(&cleaned);
-        self.guard(r, true)?;
+        let Some(g) = cleaned.groups.get(cleaned.committed) else {
+            return Ok(self.finish_cleaning(cleaned));
+        };
+        let unchanged = g.replaced.iter().all(|(base, file, size)| {
+            self.segments
+                .get(base)
+                .is_some_and(|seg| Arc::ptr_eq(seg.file(), file) && seg.size() == *size)
+        }) && self.segments.range(g.base_offset..g.end_offset).count()
+            == g.replaced.len()
+            && self.segments.contains_key(&g.end_offset);
+        if self.is_poisoned() || !unchanged {
+            tracing::info!(dir = %self.dir.display(), "log changed during cleaning; discarding the rest of the cleaned segments");
+            cleaned.discard_from(cleaned.committed);
+            return Ok(CleaningCommit::Discarded);
+        }
+        let (base, end) = (g.base_offset, g.end_offset);
+        let kept: Vec<AbortedTxn> = cleaned
+            .kept_aborted
+            .iter()
+            .filter(|t| t.last_offset >= base && t.last_offset < end)
+            .copied()
+            .collect();
+        cleaner::swap::commit(&self.dir, base, end)?;
+        // Past the commit point: any failure leaves the directory ahead of memory.
+        let swapped = cleaner::swap::finish(&self.dir, base, end).and_then(|()| {
+            Segment::open(
+                &self.dir,
+                base,
+                OpenMode::Trusted,
+                self.config.index_interval_bytes,
+                wall_clock_ms(),
+            )
+        });
+        let seg = match swapped {
+            Ok((seg, _)) => seg,
+            Err(e) => {
+                self.poisoned.store(true, Ordering::Release);
+                tracing::error!(dir = %self.dir.display(), error = %e, "swapping in cleaned segments failed, log poisoned");
+                return Err(e);
+            }
+        };
+        let old: Vec<i64> = self.segments.range(base..end).map(|(b, _)| *b).collect();
+        for b in old {
+            self.segments.remove(&b);
+        }
+        self.segments.insert(base, seg);
+        self.aborted.replace_range(base, end, kept);
+        cleaned.committed += 1;
+        if cleaned.committed < cleaned.groups.len() {
+            return Ok(CleaningCommit::Progress);
+        }
+        let r = cleaner::write_checkpoint(&self.dir, cleaned.stats.end_offset);
+        self.guard(r, false)?;
+        self.cleaner_checkpoint = Some(cleaned.stats.end_offset);
+        Ok(self.finish_cleaning(cleaned))
+    }
+
+    /// The last step of a complete cleaning: its figures.
+    fn finish_cleaning(&mut self, cleaned: &CleanedLog) -> CleaningCommit {
         let mut stats = cleaned.stats;
-        stats.segments_before = segments_before;
+        stats.segments_before = cleaned.segments_before;
         stats.segments_after = self.segments.len();
         self.next_horizon_ms = cleaned.next_horizon_ms;
         self.last_cleaning = Some(stats);
@@ -1222,40 +1273,7 @@ impl Log {
             duration_ms = stats.duration_ms,
             "cleaned log"
         );
-        Ok(Some(stats))
-    }
-
-    fn swap_cleaned(&mut self, cleaned: &CleanedLog) -> Result<(), StorageError> {
-        let interval = self.config.index_interval_bytes;
-        let now = wall_clock_ms();
-        for g in &cleaned.groups {
-            cleaner::swap::commit(&self.dir, g.base_offset, g.end_offset)?;
-            cleaner::swap::finish(&self.dir, g.base_offset, g.end_offset)?;
-            let old: Vec<i64> = self
-                .segments
-                .range(g.base_offset..g.end_offset)
-                .map(|(b, _)| *b)
-                .collect();
-            for base in old {
-                self.segments.remove(&base);
-            }
-            let (seg, _) =
-                Segment::open(&self.dir, g.base_offset, OpenMode::Trusted, interval, now)?;
-            self.segments.insert(g.base_offset, seg);
-        }
-        if let (Some(first), Some(last)) = (cleaned.groups.first(), cleaned.groups.last()) {
-            let kept: Vec<AbortedTxn> = cleaned
-                .kept_aborted
-                .iter()
-                .filter(|t| t.last_offset >= first.base_offset && t.last_offset < last.end_offset)
-                .copied()
-                .collect();
-            self.aborted
-                .replace_range(first.base_offset, last.end_offset, kept);
-        }
-        cleaner::write_checkpoint(&self.dir, cleaned.stats.end_offset)?;
-        self.cleaner_checkpoint = Some(cleaned.stats.end_offset);
-        Ok(())
+        CleaningCommit::Done(stats)
     }
 
     /// Flushes, writes the active segment's indexes, a producer state snapshot at the log end and
@@ -1319,7 +1337,8 @@ fn replay_segment(
                 true => read_marker(&seg.read_bytes(pos, h.total_len())?),
                 false => None,
             };
-            if h.is_control() && marker.is_none() {
+            // An empty control batch is what compaction keeps of a producer's last marker.
+            if h.is_control() && marker.is_none() && h.records_count > 0 {
                 tracing::warn!(segment = %seg.log_path().display(), offset = h.base_offset, "skipping a control batch without a readable marker");
             } else {
                 let mut append = ProducerAppend::new(state);

@@ -12,7 +12,8 @@ use std::sync::atomic::AtomicBool;
 use proptest::prelude::*;
 use strom_records::{BatchHeader, Compression, RecordBatch, RecordBatchBuilder, RecordIter};
 use strom_storage::{
-    AppendOrigin, CleanerSettings, CleaningStats, CompactionConfig, Log, LogConfig,
+    AppendOrigin, CleanedLog, CleanerSettings, CleaningCommit, CleaningStats, CompactionConfig,
+    Log, LogConfig,
 };
 
 use common::read_all;
@@ -65,10 +66,21 @@ fn append(
 /// Plans, executes and commits one cleaning at `now`.
 fn clean(log: &mut Log, now: i64) -> Option<CleaningStats> {
     let plan = log.plan_cleaning(now, CleanerSettings::default())?;
-    let cleaned = plan
+    let mut cleaned = plan
         .execute(&mut |_| {}, &AtomicBool::new(false))
         .unwrap()?;
-    log.commit_cleaning(cleaned).unwrap()
+    commit(log, &mut cleaned)
+}
+
+/// Commits every group of `cleaned`; `None` when the cleaning was discarded.
+fn commit(log: &mut Log, cleaned: &mut CleanedLog) -> Option<CleaningStats> {
+    loop {
+        match log.commit_cleaning(cleaned).unwrap() {
+            CleaningCommit::Progress => {}
+            CleaningCommit::Done(stats) => return Some(stats),
+            CleaningCommit::Discarded => return None,
+        }
+    }
 }
 
 /// Every record of the log, in order: `(offset, key, value)`.
@@ -347,12 +359,12 @@ fn a_cleaning_planned_before_retention_ran_is_discarded() {
     }
     log.roll(NOW).unwrap();
     let plan = log.plan_cleaning(NOW, CleanerSettings::default()).unwrap();
-    let cleaned = plan
+    let mut cleaned = plan
         .execute(&mut |_| {}, &AtomicBool::new(false))
         .unwrap()
         .unwrap();
     log.delete_records_before(10).unwrap();
-    assert!(log.commit_cleaning(cleaned).unwrap().is_none());
+    assert!(commit(&mut log, &mut cleaned).is_none());
     assert_eq!(records(&log).first().unwrap().0, 10);
 }
 
@@ -575,4 +587,50 @@ proptest! {
             prop_assert_eq!(replay(&read), replay(&model));
         }
     }
+}
+
+#[test]
+fn a_full_offset_map_cleans_up_to_where_it_filled_and_the_next_cleaning_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), &config(1 << 20, 60_000));
+    // 40 keys, 3 versions each, in one closed segment; the map holds only 10 keys.
+    for round in 0..3 {
+        for key in 0..40 {
+            append(
+                &mut log,
+                &[kv(&format!("k{key}"), Some(&format!("v{round}")))],
+                NOW,
+                Compression::None,
+            );
+        }
+    }
+    log.roll(NOW).unwrap();
+    let before = records(&log);
+    let settings = CleanerSettings {
+        dedupe_buffer_bytes: 10 * strom_storage::cleaner::offset_map::BYTES_PER_ENTRY,
+        ..CleanerSettings::default()
+    };
+    let mut passes = 0;
+    while let Some(plan) = log.plan_cleaning(NOW, settings) {
+        let Some(mut cleaned) = plan.execute(&mut |_| {}, &AtomicBool::new(false)).unwrap() else {
+            break;
+        };
+        let stats = commit(&mut log, &mut cleaned).unwrap();
+        assert!(stats.keys <= 11, "the map stays near its bound: {stats:?}");
+        assert_eq!(replay(&records(&log)), replay(&before));
+        passes += 1;
+        assert!(passes < 20, "cleaning makes progress");
+        if !log.cleaning_state(NOW).unwrap().is_due(0.0) {
+            break;
+        }
+    }
+    assert!(
+        passes >= 3,
+        "the dirty section took several passes: {passes}"
+    );
+    let after = records(&log);
+    assert_eq!(after.len(), 40, "one record per key in the end: {after:?}");
+    assert!(after
+        .iter()
+        .all(|(_, _, v)| v.as_deref() == Some(b"v2".as_slice())));
 }

@@ -9,9 +9,10 @@
 //!    (from the cleaner checkpoint to the first uncleanable offset) into an [`OffsetMap`], then
 //!    copies the live batches of every planned segment into new segments, grouped so that each
 //!    stays under `segment.bytes`, and writes them as `.cleaned` files (see [`swap`]).
-//! 3. [`Log::commit_cleaning`](crate::Log::commit_cleaning), under the lock, checks that the
-//!    planned segments are all still there (retention or truncation may have run meanwhile),
-//!    commits each group with one rename, swaps the segments in memory and moves the cleaner
+//! 3. [`Log::commit_cleaning`](crate::Log::commit_cleaning), under the lock, one group per call
+//!    (the caller releases the lock in between): checks that the group's old segments are all
+//!    still there, unchanged (retention or truncation may have run meanwhile), commits it with
+//!    one rename and swaps the segments in memory; after the last group it moves the cleaner
 //!    checkpoint (`cleaner-offset-checkpoint`) to the end of the cleaned range.
 //!
 //! What is kept, as Kafka does: offsets never change (removed records leave gaps); a record is
@@ -195,8 +196,9 @@ pub struct CleaningPlan {
 pub(crate) struct CleanedGroup {
     pub base_offset: i64,
     pub end_offset: i64,
-    /// The old segments it replaces, to check they are still the log's at commit time.
-    pub replaced: Vec<(i64, Arc<File>)>,
+    /// The old segments it replaces (base, file, size), to check they are still the log's, as
+    /// planned, at commit time.
+    pub replaced: Vec<(i64, Arc<File>, u64)>,
 }
 
 /// The result of [`CleaningPlan::execute`], to hand to
@@ -210,12 +212,32 @@ pub struct CleanedLog {
     /// Smallest delete horizon now set on a batch of the cleaned range, if any.
     pub(crate) next_horizon_ms: Option<i64>,
     pub(crate) stats: CleaningStats,
+    /// Groups swapped in so far by [`Log::commit_cleaning`](crate::Log::commit_cleaning).
+    pub(crate) committed: usize,
+    /// Segments of the log when the first group was committed.
+    pub(crate) segments_before: usize,
+}
+
+/// What one [`Log::commit_cleaning`](crate::Log::commit_cleaning) call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleaningCommit {
+    /// A group was swapped in; call again for the next.
+    Progress,
+    /// Every group is in and the checkpoint moved: the cleaning's figures.
+    Done(CleaningStats),
+    /// The log changed since the plan; what was not yet swapped in was discarded.
+    Discarded,
 }
 
 impl CleanedLog {
     /// Deletes the `.cleaned` files (a cleaning that will not be committed).
     pub fn discard(&self) {
-        for g in &self.groups {
+        self.discard_from(self.committed);
+    }
+
+    /// Deletes the `.cleaned` files of the groups from `first` on.
+    pub(crate) fn discard_from(&self, first: usize) {
+        for g in self.groups.iter().skip(first) {
             for ext in crate::segment::SEGMENT_EXTS {
                 let path = self.dir.join(swap::cleaned_name(g.base_offset, ext));
                 if let Err(e) = crate::checkpoint::remove_if_exists(&path) {
@@ -238,7 +260,7 @@ impl CleaningPlan {
 
     /// Builds the offset map and writes the cleaned segments. `throttle(bytes)` is called for
     /// every batch read and written (it may sleep: `log.cleaner.io.max.bytes.per.second`); `stop` makes
-    /// it give up early (shutdown, partition deleted). Nothing of the log is changed: on error
+    /// it give up early (shutdown). Nothing of the log is changed: on error
     /// or stop the `.cleaned` files are removed.
     pub fn execute(
         self,
@@ -248,7 +270,6 @@ impl CleaningPlan {
         let started = Instant::now();
         let mut stats = CleaningStats {
             started_ms: self.now_ms,
-            segments_before: self.segments.len(),
             ..CleaningStats::default()
         };
         let Some((map, map_end)) = self.build_offset_map(throttle, stop, &mut stats)? else {
@@ -257,7 +278,7 @@ impl CleaningPlan {
         let segments: Vec<&PlannedSegment> = self
             .segments
             .iter()
-            .filter(|s| s.end_offset <= map_end)
+            .filter(|s| s.base_offset < map_end)
             .collect();
         if segments.is_empty() {
             return Ok(None);
@@ -268,6 +289,8 @@ impl CleaningPlan {
             kept_aborted: Vec::new(),
             next_horizon_ms: None,
             stats,
+            committed: 0,
+            segments_before: 0,
         };
         let mut txns = CleanedTransactions::new(self.aborted.clone());
         let result = self.clean_groups(&segments, &map, &mut txns, &mut cleaned, throttle, stop);
@@ -299,7 +322,14 @@ impl CleaningPlan {
         stop: &AtomicBool,
         stats: &mut CleaningStats,
     ) -> Result<Option<(OffsetMap, i64)>, StorageError> {
-        let mut map = OffsetMap::with_buffer_size(self.settings.dedupe_buffer_bytes);
+        // A seed no producer can know (std's per-instance random hasher keys).
+        let seed = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let mut map = OffsetMap::with_buffer_size(self.settings.dedupe_buffer_bytes, seed);
         // The walk starts at the first dirty segment: transactions that ended before it are
         // not its business.
         let walk_start = self
@@ -323,64 +353,68 @@ impl CleaningPlan {
             .map(|s| s.end_offset)
             .max()
             .unwrap_or(self.log_start_offset);
-        let mut first = true;
+        let first_dirty = self.first_dirty_offset;
         for seg in &self.segments {
-            if seg.end_offset <= self.first_dirty_offset {
+            if seg.end_offset <= first_dirty {
                 continue;
             }
             if seg.end_offset > self.first_uncleanable_offset {
                 break;
             }
-            let span = usize::try_from(seg.end_offset - seg.base_offset).unwrap_or(usize::MAX);
-            if !first && !map.has_room_for(span) {
-                break;
-            }
-            first = false;
-            let first_dirty = self.first_dirty_offset;
-            let completed =
-                for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
-                    throttle(bytes.len() as u64);
-                    if h.last_offset() >= first_dirty {
-                        map.update_latest_offset(h.last_offset());
+            // Where the map filled up, if it did: the first offset not mapped.
+            let mut full_at = None;
+            let walk = for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
+                throttle(bytes.len() as u64);
+                if map.is_full() && h.last_offset() >= first_dirty {
+                    full_at = Some(h.base_offset.max(first_dirty));
+                    return Ok(false);
+                }
+                if h.last_offset() >= first_dirty {
+                    map.update_latest_offset(h.last_offset());
+                }
+                if h.is_control() {
+                    txns.on_marker(
+                        h.producer_id,
+                        read_marker(bytes).map(|m| m.kind),
+                        h.base_offset,
+                    );
+                    return Ok(true);
+                }
+                if txns.is_aborted_data(h.producer_id, h.is_transactional(), h.last_offset())
+                    || h.last_offset() < first_dirty
+                {
+                    return Ok(true);
+                }
+                let batch = parse_checked(bytes, seg)?;
+                let section = batch
+                    .decompressed_records(self.max_decompressed_bytes)
+                    .map_err(|e| {
+                        bad_batch(seg, h.base_offset, format!("cannot decompress: {e}"))
+                    })?;
+                for record in RecordIter::new(&section) {
+                    let record =
+                        record.map_err(|e| bad_batch(seg, h.base_offset, e.to_string()))?;
+                    let offset = record.offset(h.base_offset);
+                    if offset < first_dirty {
+                        continue;
                     }
-                    if h.is_control() {
-                        txns.on_marker(
-                            h.producer_id,
-                            read_marker(bytes).map(|m| m.kind),
-                            h.base_offset,
-                        );
-                        return Ok(());
+                    if let Some(key) = record.key {
+                        map.put(key, offset);
                     }
-                    if txns.is_aborted_data(h.producer_id, h.is_transactional(), h.last_offset()) {
-                        return Ok(());
-                    }
-                    if h.last_offset() < first_dirty {
-                        return Ok(());
-                    }
-                    let batch = parse_checked(bytes, seg)?;
-                    let section = batch
-                        .decompressed_records(self.max_decompressed_bytes)
-                        .map_err(|e| {
-                            bad_batch(seg, h.base_offset, format!("cannot decompress: {e}"))
-                        })?;
-                    for record in RecordIter::new(&section) {
-                        let record =
-                            record.map_err(|e| bad_batch(seg, h.base_offset, e.to_string()))?;
-                        let offset = record.offset(h.base_offset);
-                        if offset < first_dirty {
-                            continue;
-                        }
-                        if let Some(key) = record.key {
-                            map.put(key, offset);
-                        }
-                    }
-                    Ok(())
-                })?;
+                }
+                Ok(true)
+            })?;
             stats.bytes_read += seg.size;
-            if !completed {
-                return Ok(None);
+            match walk {
+                Walk::Stopped => return Ok(None),
+                // Kafka's KAFKA-3894: clean up to where the map filled, even mid-segment; the
+                // records past it are kept as they are and the next cleaning starts there.
+                Walk::Halted => {
+                    map_end = full_at.unwrap_or(seg.base_offset);
+                    break;
+                }
+                Walk::Done => map_end = seg.end_offset,
             }
-            map_end = seg.end_offset;
         }
         Ok(Some((map, map_end)))
     }
@@ -413,7 +447,9 @@ impl CleaningPlan {
                 }
                 None => Segment::create_cleaned(&self.dir, first.base_offset, self.now_ms)?,
             };
-            let replaced = group.iter().map(|s| (s.base_offset, Arc::clone(&s.file)));
+            let replaced = group
+                .iter()
+                .map(|s| (s.base_offset, Arc::clone(&s.file), s.size));
             match cleaned.groups.last_mut() {
                 Some(g) if g.base_offset == out.base_offset() => {
                     g.end_offset = last.end_offset;
@@ -480,14 +516,14 @@ impl CleaningPlan {
         let stats = &mut cleaned.stats;
         let next_horizon = &mut cleaned.next_horizon_ms;
         stats.bytes_read += seg.size;
-        let completed = for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
+        let walk = for_each_batch(seg, self.settings.io_buffer_bytes, stop, |bytes, h| {
             throttle(bytes.len() as u64);
             stats.batches_read += 1;
             let records_in_batch = u64::try_from(h.records_count.max(0)).unwrap_or(0);
             stats.records_read += records_in_batch;
             if h.last_offset() < self.log_start_offset {
                 stats.records_removed += records_in_batch;
-                return Ok(());
+                return Ok(true);
             }
             let batch = parse_checked(bytes, seg)?;
             let last_of_producer = h.producer_id >= 0
@@ -548,7 +584,7 @@ impl CleaningPlan {
             };
             let Some(written) = written else {
                 stats.records_removed += records_in_batch;
-                return Ok(());
+                return Ok(true);
             };
             let new_header = BatchHeader::parse(&written)
                 .map_err(|e| bad_batch(seg, h.base_offset, format!("rewritten batch: {e}")))?;
@@ -562,9 +598,9 @@ impl CleaningPlan {
             let meta = BatchMeta::from_header(&new_header, 0);
             out.append(&written, &[meta], interval, now)?;
             throttle(written.len() as u64);
-            Ok(())
+            Ok(true)
         })?;
-        Ok(completed)
+        Ok(walk == Walk::Done)
     }
 }
 
@@ -596,19 +632,23 @@ fn group_by_size<'a>(
 }
 
 /// Calls `f(batch bytes, header)` for every batch of `seg`, reading `chunk` bytes at a time.
-/// Returns `Ok(false)` when `stop` was set.
+/// Nothing read is trusted: a batch must lie inside the segment, and offsets must increase and
+/// stay inside the segment's range `[base, end)` (the CRC does not cover the base offset, and a
+/// cleaned segment with a wrong offset would be cut short by the next recovery). `f` returns
+/// whether to go on.
 fn for_each_batch(
     seg: &PlannedSegment,
     chunk: usize,
     stop: &AtomicBool,
-    mut f: impl FnMut(&[u8], &BatchHeader) -> Result<(), StorageError>,
-) -> Result<bool, StorageError> {
+    mut f: impl FnMut(&[u8], &BatchHeader) -> Result<bool, StorageError>,
+) -> Result<Walk, StorageError> {
     let chunk = chunk.max(64 * 1024);
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     let mut pos = 0u64;
+    let mut next_offset = seg.base_offset;
     while pos < seg.size {
         if stop.load(Ordering::Relaxed) {
-            return Ok(false);
+            return Ok(Walk::Stopped);
         }
         let want = usize::try_from((seg.size - pos).min(chunk as u64)).unwrap_or(chunk);
         buf.resize(want, 0);
@@ -622,20 +662,29 @@ fn for_each_batch(
             }
             let h = BatchHeader::parse(rest)
                 .map_err(|e| corrupt(seg, pos + at as u64, e.to_string()))?;
+            check_batch(seg, &h, pos + at as u64, &mut next_offset)?;
             let len = h.total_len();
             let Some(bytes) = rest.get(..len) else {
                 if at == 0 {
-                    // One batch larger than the chunk: read it whole.
+                    // One batch larger than the chunk (its size was checked against the
+                    // segment above): read it whole.
                     let mut big = vec![0u8; len];
                     seg.file
                         .read_exact_at(&mut big, pos)
                         .ctx(|| format!("read {len} bytes at {pos} of {}", seg.path.display()))?;
-                    f(&big, &h)?;
+                    if !f(&big, &h)? {
+                        return Ok(Walk::Halted);
+                    }
                     at = len;
+                } else {
+                    // Read again from this batch's start; it was checked, so undo that.
+                    next_offset = h.base_offset;
                 }
                 break;
             };
-            f(bytes, &h)?;
+            if !f(bytes, &h)? {
+                return Ok(Walk::Halted);
+            }
             at += len;
         }
         if at == 0 {
@@ -647,7 +696,53 @@ fn for_each_batch(
         }
         pos += at as u64;
     }
-    Ok(true)
+    Ok(Walk::Done)
+}
+
+/// How a [`for_each_batch`] walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Every batch was seen.
+    Done,
+    /// The callback asked to stop.
+    Halted,
+    /// The cleaning was stopped (`stop` set).
+    Stopped,
+}
+
+/// The checks of [`for_each_batch`] on one batch header at `at`; moves `next_offset` past it.
+fn check_batch(
+    seg: &PlannedSegment,
+    h: &BatchHeader,
+    at: u64,
+    next_offset: &mut i64,
+) -> Result<(), StorageError> {
+    let fits = at
+        .checked_add(h.total_len() as u64)
+        .is_some_and(|end| end <= seg.size);
+    if !fits {
+        return Err(corrupt(
+            seg,
+            at,
+            format!("batch of {} bytes runs past the segment end", h.total_len()),
+        ));
+    }
+    if h.last_offset_delta < 0 || h.base_offset < *next_offset || h.last_offset() >= seg.end_offset
+    {
+        return Err(corrupt(
+            seg,
+            at,
+            format!(
+                "batch offsets [{}, {}] out of place (expected at or after {}, below {})",
+                h.base_offset,
+                h.last_offset(),
+                next_offset,
+                seg.end_offset
+            ),
+        ));
+    }
+    *next_offset = h.next_offset();
+    Ok(())
 }
 
 /// Parses a batch read back from a segment, checking its CRC.

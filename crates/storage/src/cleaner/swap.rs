@@ -68,8 +68,13 @@ pub fn finish(dir: &Path, base_offset: i64, end_offset: i64) -> Result<(), Stora
             }
         }
     }
-    for path in old {
-        remove_if_exists(&path)?;
+    for path in &old {
+        remove_if_exists(path)?;
+    }
+    // The unlinks must be durable before the swap file (the only trace of this replacement)
+    // goes: otherwise a crash could leave an old segment beside the new one.
+    if !old.is_empty() {
+        fsync_dir(dir)?;
     }
     for ext in [INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT] {
         let from = dir.join(cleaned_name(base_offset, ext));

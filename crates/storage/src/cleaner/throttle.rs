@@ -45,8 +45,11 @@ impl Throttler {
         if elapsed < CHECK_INTERVAL {
             return Duration::ZERO;
         }
-        let allowed = self.bytes_in_period / self.bytes_per_sec;
-        let sleep = Duration::from_secs_f64(allowed).saturating_sub(elapsed);
+        // At most an hour per check, whatever the rate (and no overflow for absurd ones).
+        let allowed = (self.bytes_in_period / self.bytes_per_sec).min(3600.0);
+        let sleep = Duration::try_from_secs_f64(allowed)
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(elapsed);
         self.period_start = Instant::now() + sleep;
         self.bytes_in_period = 0.0;
         sleep
