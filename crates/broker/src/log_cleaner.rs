@@ -141,10 +141,7 @@ fn filthiest(broker: &Broker, resting: &HashMap<(String, i32), i64>) -> Option<A
         .filter(|p| !resting.contains_key(&(p.topic.clone(), p.index)))
         .filter_map(|partition| {
             let state = partition.cleaning_state(now)?;
-            let min_ratio = partition.config().min_cleanable_dirty_ratio;
-            state
-                .is_due(min_ratio)
-                .then(|| (state.dirty_ratio(), partition))
+            state.is_due().then(|| (state.dirty_ratio(), partition))
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, partition)| partition)

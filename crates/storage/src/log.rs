@@ -1078,6 +1078,7 @@ impl Log {
             dirty_bytes: 0,
             lag_exceeded: false,
             horizon_passed: self.next_horizon_ms.is_some_and(|t| t <= now_ms),
+            min_cleanable_dirty_ratio: config.min_cleanable_dirty_ratio,
         };
         // Kafka's `maxCompactionDelay`: the oldest first-batch time of the dirty segments.
         let mut oldest_dirty: Option<i64> = None;

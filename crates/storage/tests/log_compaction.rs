@@ -163,7 +163,7 @@ fn cleaning_keeps_the_latest_value_of_each_key_at_its_offset() {
     // Nothing left to do: the checkpoint moved past the cleaned range.
     let state = log.cleaning_state(NOW).unwrap();
     assert_eq!(state.dirty_bytes, 0, "{state:?}");
-    assert!(!state.is_due(0.0));
+    assert!(!state.is_due());
     // The cleaned segments survive a clean and an unclean reopen.
     log.close().unwrap();
     let log = open(dir.path(), &cfg);
@@ -227,7 +227,7 @@ fn tombstones_live_until_their_delete_horizon() {
     let state = log.cleaning_state(NOW + 500).unwrap();
     assert!(!state.horizon_passed);
     let state = log.cleaning_state(NOW + 1_000).unwrap();
-    assert!(state.horizon_passed && state.is_due(0.5), "{state:?}");
+    assert!(state.horizon_passed && state.is_due(), "{state:?}");
     clean(&mut log, NOW + 1_000).unwrap();
     assert_eq!(
         records(&log),
@@ -620,7 +620,7 @@ fn a_full_offset_map_cleans_up_to_where_it_filled_and_the_next_cleaning_goes_on(
         assert_eq!(replay(&records(&log)), replay(&before));
         passes += 1;
         assert!(passes < 20, "cleaning makes progress");
-        if !log.cleaning_state(NOW).unwrap().is_due(0.0) {
+        if !log.cleaning_state(NOW).unwrap().is_due() {
             break;
         }
     }

@@ -148,6 +148,7 @@ fn compaction_status_carries_the_cleaning_state_and_the_last_cleaning() {
         dirty_bytes: 100,
         lag_exceeded: false,
         horizon_passed: false,
+        min_cleanable_dirty_ratio: 0.5,
     };
     let stats = CleaningStats {
         started_ms: 1_700_000_000_000,

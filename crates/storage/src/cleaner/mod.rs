@@ -119,6 +119,8 @@ pub struct CleaningState {
     pub lag_exceeded: bool,
     /// A batch's delete horizon has passed: a cleaning would remove tombstones or markers.
     pub horizon_passed: bool,
+    /// The log's `min.cleanable.dirty.ratio`.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl CleaningState {
@@ -134,9 +136,9 @@ impl CleaningState {
 
     /// Whether a cleaning is due (Kafka's `grabFilthiestCompactedLog` criteria: a dirty ratio
     /// above the minimum, so 1.0 never cleans by ratio alone).
-    pub fn is_due(&self, min_cleanable_dirty_ratio: f64) -> bool {
+    pub fn is_due(&self) -> bool {
         let dirty = self.dirty_bytes > 0
-            && (self.lag_exceeded || self.dirty_ratio() > min_cleanable_dirty_ratio);
+            && (self.lag_exceeded || self.dirty_ratio() > self.min_cleanable_dirty_ratio);
         dirty || (self.horizon_passed && self.clean_bytes > 0)
     }
 }
