@@ -141,14 +141,8 @@ impl Segment {
     /// (`aborted`: the `.txnindex` entries, written even when empty).
     pub fn finish_cleaned(&mut self, aborted: &[u8]) -> Result<(), StorageError> {
         use crate::cleaner::swap::cleaned_name;
-        if let Some((ts, off)) = self.max_timestamp {
-            self.time_index.maybe_append(ts, off);
-        }
-        let files = [
-            (INDEX_EXT, self.offset_index.encode()),
-            (TIME_INDEX_EXT, self.time_index.encode()),
-            (TXN_INDEX_EXT, aborted.to_vec()),
-        ];
+        let [index, time_index] = self.final_indexes();
+        let files = [index, time_index, (TXN_INDEX_EXT, aborted.to_vec())];
         for (ext, contents) in files {
             let path = self.dir.join(cleaned_name(self.base_offset, ext));
             let mut f = OpenOptions::new()
@@ -446,19 +440,22 @@ impl Segment {
 
     /// Adds the final time-index entry and writes both index files atomically.
     pub fn write_indexes(&mut self) -> Result<(), StorageError> {
+        for (ext, contents) in self.final_indexes() {
+            write_atomic(&self.dir, &file_name(self.base_offset, ext), &contents)?;
+        }
+        Ok(())
+    }
+
+    /// The offset and time index files' contents once nothing more is appended (the time index
+    /// gets its final entry), with their extensions.
+    fn final_indexes(&mut self) -> [(&'static str, Vec<u8>); 2] {
         if let Some((ts, off)) = self.max_timestamp {
             self.time_index.maybe_append(ts, off);
         }
-        write_atomic(
-            &self.dir,
-            &file_name(self.base_offset, INDEX_EXT),
-            &self.offset_index.encode(),
-        )?;
-        write_atomic(
-            &self.dir,
-            &file_name(self.base_offset, TIME_INDEX_EXT),
-            &self.time_index.encode(),
-        )
+        [
+            (INDEX_EXT, self.offset_index.encode()),
+            (TIME_INDEX_EXT, self.time_index.encode()),
+        ]
     }
 
     /// Unlinks the segment's files. Open `Arc<File>` handles keep the data readable.
