@@ -17,75 +17,43 @@ higher offset) superseded it.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
+
+from crash_producer import AckLog, StopFlag
 
 
 def main() -> int:
     bootstrap, topic, keys, rate, ack_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-    stop = False
-
-    def on_signal(signum, frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    p = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": False,
-            "message.timeout.ms": 5000,
-            "request.timeout.ms": 3000,
-            "linger.ms": 5,
-            "batch.num.messages": 50,
-            "queue.buffering.max.messages": 20000,
-            "reconnect.backoff.ms": 50,
-            "reconnect.backoff.max.ms": 200,
-            "retry.backoff.ms": 50,
-            "retry.backoff.max.ms": 200,
-            "topic.metadata.refresh.interval.ms": 1000,
-            "log_level": 3,
-        }
+    stop = StopFlag()
+    acks = AckLog(
+        bootstrap,
+        ack_path,
+        50,
+        lambda msg: f"{msg.partition()} {msg.offset()} {msg.key().decode()} {msg.value().decode()}\n",
     )
-    out = open(ack_path, "w", buffering=1 << 16)
-    counts = {"acked": 0, "failed": 0}
-
-    def on_delivery(err, msg):
-        if err is None:
-            out.write(f"{msg.partition()} {msg.offset()} {msg.key().decode()} {msg.value().decode()}\n")
-            counts["acked"] += 1
-        else:
-            counts["failed"] += 1
-
+    p = acks.producer
     n = 0
-    started = last_flush = time.monotonic()
-    while not stop:
+    started = time.monotonic()
+    while not stop.set:
         now = time.monotonic()
         if n >= (now - started) * rate:
             p.poll(0.002)
         else:
             key = f"k{n % keys:04d}"
             try:
-                p.produce(topic, key=key.encode(), value=f"{key}:{n}".encode(), on_delivery=on_delivery)
+                p.produce(topic, key=key.encode(), value=f"{key}:{n}".encode(), on_delivery=acks.on_delivery)
                 n += 1
             except BufferError:
                 p.poll(0.05)  # queue full (broker down): wait for deliveries or timeouts
             except KafkaException:  # e.g. the topic's partitions unknown until metadata arrives
                 p.poll(0.05)
             p.poll(0)
-        if now - last_flush >= 0.1:
-            out.flush()
-            last_flush = now
-    p.flush(15)
-    out.flush()
-    out.close()
-    print(f"crash_compaction_producer: acked={counts['acked']} failed={counts['failed']} sent={n}", file=sys.stderr)
+        acks.maybe_flush(now)
+    acks.close()
+    print(f"crash_compaction_producer: acked={acks.acked} failed={acks.failed} sent={n}", file=sys.stderr)
     return 0
 
 
