@@ -308,10 +308,7 @@ fn an_interrupted_cleaning_leaves_the_old_segments() {
     drop(log);
     let log = open(dir.path(), &cfg);
     assert_eq!(records(&log), before);
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(dir.path());
     assert!(
         !names
             .iter()
@@ -320,10 +317,9 @@ fn an_interrupted_cleaning_leaves_the_old_segments() {
     );
 }
 
-#[test]
-fn a_stopped_cleaning_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = open(dir.path(), &config(300, 60_000));
+/// A log with 30 versions of one key in closed segments (and an empty active one).
+fn thirty_versions_of_one_key(dir: &Path) -> Log {
+    let mut log = open(dir, &config(300, 60_000));
     for v in 0..30 {
         append(
             &mut log,
@@ -333,31 +329,34 @@ fn a_stopped_cleaning_writes_nothing() {
         );
     }
     log.roll(NOW).unwrap();
+    log
+}
+
+/// The file names of `dir`.
+fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_stopped_cleaning_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = thirty_versions_of_one_key(dir.path());
     let plan = log.plan_cleaning(NOW, CleanerSettings::default()).unwrap();
     assert!(plan
         .execute(&mut |_| {}, &AtomicBool::new(true))
         .unwrap()
         .is_none());
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(dir.path());
     assert!(!names.iter().any(|n| n.ends_with(".cleaned")), "{names:?}");
 }
 
 #[test]
 fn a_cleaning_planned_before_retention_ran_is_discarded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = open(dir.path(), &config(300, 60_000));
-    for v in 0..30 {
-        append(
-            &mut log,
-            &[kv("k", Some(&v.to_string()))],
-            NOW,
-            Compression::None,
-        );
-    }
-    log.roll(NOW).unwrap();
+    let mut log = thirty_versions_of_one_key(dir.path());
     let plan = log.plan_cleaning(NOW, CleanerSettings::default()).unwrap();
     let mut cleaned = plan
         .execute(&mut |_| {}, &AtomicBool::new(false))
