@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::apis::{self, Reply};
+use crate::metrics::{Metrics, RequestTimer};
 use crate::server::Broker;
 
 /// Replies of one connection that may wait (for durability) at once; past this the connection
@@ -51,6 +52,7 @@ pub async fn serve(
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let _connection = broker.metrics.requests.connection_opened();
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
     let (frames_tx, mut frames) = mpsc::channel(1);
@@ -105,21 +107,27 @@ pub async fn serve(
 /// A handled request's place in the reply queue.
 enum Queued {
     Ready(Output),
-    /// A deferred reply with what encoding it needs: correlation id, api version, peer.
-    Deferred(
-        Pin<Box<dyn Future<Output = Reply> + Send>>,
-        i32,
-        i16,
-        SocketAddr,
-    ),
+    /// A deferred reply with what encoding it needs.
+    Deferred(Pin<Box<dyn Future<Output = Reply> + Send>>, ReplyContext),
+}
+
+/// What a request's reply needs to be encoded and counted.
+struct ReplyContext {
+    correlation_id: i32,
+    api_version: i16,
+    api: ApiKey,
+    peer: SocketAddr,
+    metrics: Arc<Metrics>,
+    /// Started once the request was decoded; stopped when its reply is ready.
+    timer: RequestTimer,
 }
 
 impl Queued {
     fn into_future(self) -> Pending {
         match self {
             Queued::Ready(output) => Box::pin(std::future::ready(output)),
-            Queued::Deferred(reply, correlation_id, api_version, peer) => {
-                Box::pin(async move { output_of(reply.await, correlation_id, api_version, peer) })
+            Queued::Deferred(reply, context) => {
+                Box::pin(async move { output_of(reply.await, context) })
             }
         }
     }
@@ -163,10 +171,22 @@ async fn handle(
     in_flight: &mut FuturesOrdered<Pending>,
     writer: &mut OwnedWriteHalf,
 ) -> Option<Queued> {
+    let frame_bytes = frame.len();
+    let metrics = &broker.metrics;
     match decode_request(frame) {
         Ok(request) => {
-            let correlation_id = request.correlation_id();
-            let api_version = request.api_version();
+            let api = request.api_key;
+            if api == ApiKey::Produce {
+                metrics.requests.produce_request(frame_bytes);
+            }
+            let context = ReplyContext {
+                correlation_id: request.correlation_id(),
+                api_version: request.api_version(),
+                api,
+                peer,
+                metrics: Arc::clone(metrics),
+                timer: metrics.requests.started(Some(api)),
+            };
             let handling = apis::handle(broker, request, peer);
             tokio::pin!(handling);
             let reply = loop {
@@ -181,10 +201,8 @@ async fn handle(
                 }
             };
             Some(match reply {
-                Reply::Deferred(reply) => {
-                    Queued::Deferred(reply, correlation_id, api_version, peer)
-                }
-                reply => Queued::Ready(output_of(reply, correlation_id, api_version, peer)),
+                Reply::Deferred(reply) => Queued::Deferred(reply, context),
+                reply => Queued::Ready(output_of(reply, context)),
             })
         }
         Err(DecodeError::UnsupportedVersion {
@@ -198,14 +216,23 @@ async fn handle(
             let body = ResponseKind::ApiVersions(
                 crate::handlers::api_versions::unsupported_version_response(),
             );
-            Some(Queued::Ready(output_of(
-                Reply::Response(body),
+            let context = ReplyContext {
                 correlation_id,
-                0,
+                api_version: 0,
+                api: ApiKey::ApiVersions,
                 peer,
-            )))
+                metrics: Arc::clone(metrics),
+                timer: metrics.requests.started(Some(ApiKey::ApiVersions)),
+            };
+            Some(Queued::Ready(output_of(Reply::Response(body), context)))
         }
         Err(error) => {
+            let api = match &error {
+                DecodeError::UnsupportedVersion { api_key, .. }
+                | DecodeError::Malformed { api_key, .. } => Some(*api_key),
+                DecodeError::TooShort(_) | DecodeError::UnknownApiKey { .. } => None,
+            };
+            metrics.requests.rejected(api);
             tracing::warn!(%peer, %error, "closing connection after an undecodable request");
             Some(Queued::Ready(Output::Close))
         }
@@ -227,11 +254,26 @@ async fn write(writer: &mut OwnedWriteHalf, output: Output, peer: SocketAddr) ->
     }
 }
 
-/// The bytes (or the lack of them) a reply puts on the wire.
-fn output_of(reply: Reply, correlation_id: i32, api_version: i16, peer: SocketAddr) -> Output {
-    match reply {
+/// The bytes (or the lack of them) a reply puts on the wire; the request's metrics are
+/// recorded here: its duration, its failure if the reply closes the connection, and the size
+/// of a fetch response.
+fn output_of(reply: Reply, context: ReplyContext) -> Output {
+    let ReplyContext {
+        correlation_id,
+        api_version,
+        api,
+        peer,
+        metrics,
+        timer,
+    } = context;
+    let output = match reply {
         Reply::Response(body) => match encode_response(correlation_id, api_version, &body) {
-            Ok(bytes) => Output::Write(bytes),
+            Ok(bytes) => {
+                if api == ApiKey::Fetch {
+                    metrics.requests.fetch_response(bytes.len());
+                }
+                Output::Write(bytes)
+            }
             Err(error) => {
                 tracing::error!(%peer, %error, api_version, "cannot encode response; closing connection");
                 Output::Close
@@ -244,5 +286,10 @@ fn output_of(reply: Reply, correlation_id: i32, api_version: i16, peer: SocketAd
             tracing::error!(%peer, "a deferred reply deferred again; closing connection");
             Output::Close
         }
+    };
+    if matches!(output, Output::Close) {
+        metrics.requests.failed(Some(api));
     }
+    timer.finish();
+    output
 }

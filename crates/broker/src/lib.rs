@@ -5,6 +5,7 @@
 //! order; [`apis`] routes each decoded request to its handler in [`handlers`]; handlers work on
 //! [`replica_manager::ReplicaManager`] (partitions and their logs) and
 //! [`controller::Controller`] (topics, partitions and configs as metadata-log records).
+//! [`admin`] serves the admin HTTP API, [`metrics`] the Prometheus metrics it exposes.
 
 pub mod admin;
 pub mod apis;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod group_coordinator;
 pub mod handlers;
 pub mod log_cleaner;
+pub mod metrics;
 pub mod partition;
 pub mod replica_manager;
 pub mod server;

@@ -104,7 +104,7 @@ pub fn spawn(
                 }
             };
             match finished {
-                Ok(Ok(Some(_))) => {}
+                Ok(Ok(Some(stats))) => broker.metrics.cleaner.cleaned(&stats),
                 // Nothing to do after all, stopped, or the log changed: not again right away.
                 Ok(Ok(None)) => {
                     resting.insert(key, now_ms() + backoff);

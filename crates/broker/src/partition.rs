@@ -243,7 +243,13 @@ impl Partition {
             }
             let handle = self.log.lock().sync_handle();
             self.unflushed_messages.store(0, Ordering::Release);
-            let synced = tokio::task::spawn_blocking(move || handle.sync()).await;
+            let synced = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let synced = handle.sync();
+                crate::metrics::observe_fsync(started.elapsed());
+                synced
+            })
+            .await;
             match synced {
                 Ok(Ok(durable)) => {
                     self.last_flush_ms

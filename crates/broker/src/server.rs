@@ -15,6 +15,7 @@ use crate::admin::AdminListener;
 use crate::config::BrokerConfig;
 use crate::controller::Controller;
 use crate::error::BrokerError;
+use crate::metrics::Metrics;
 use crate::replica_manager::ReplicaManager;
 
 /// How often group timers (session and rebalance timeouts) are checked.
@@ -46,6 +47,8 @@ pub struct Broker {
     /// The group coordinator (consumer groups and committed offsets).
     pub groups: crate::group_coordinator::GroupCoordinator,
     pub txns: crate::txn_coordinator::TransactionCoordinator,
+    /// The metrics served at the admin API's `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Set once at shutdown; long-polling fetches and idle connections watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -158,6 +161,7 @@ impl Broker {
                 (host, local_addr.port() as i32)
             }
         };
+        let metrics = Arc::new(Metrics::new(replicas.clone()));
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,
@@ -168,6 +172,7 @@ impl Broker {
             controller,
             groups: crate::group_coordinator::GroupCoordinator::new(),
             txns: crate::txn_coordinator::TransactionCoordinator::new(),
+            metrics,
             shutdown: watch::Sender::new(false),
         });
         {

@@ -5,6 +5,9 @@
 //!
 //! Endpoints (all `GET`):
 //! - `/health`: `{"status": "ok"}` while the broker serves;
+//! - `/metrics`: every metric of [`crate::metrics`] for Prometheus to scrape, in the OpenMetrics
+//!   text format (`application/openmetrics-text; version=1.0.0`, what `prometheus-client`
+//!   encodes; Prometheus asks for it first);
 //! - `/v1/topics`, `/v1/topics/{name}`: the topics this broker hosts, and per partition its
 //!   offsets, size and where log compaction stands ([`topics`]).
 //!
@@ -19,6 +22,9 @@ mod tests;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -28,6 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::HostPort;
 use crate::error::BrokerError;
+use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 use crate::server::Broker;
 
 /// The admin listener, bound but not yet serving (so that a bind failure stops the startup).
@@ -79,6 +86,7 @@ impl AdminListener {
 pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{name}", get(topics::describe))
         .fallback(error::no_such_endpoint)
@@ -97,4 +105,17 @@ async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
     })
+}
+
+/// `GET /metrics`: the Prometheus exposition of the broker's metrics.
+async fn metrics(State(broker): State<Arc<Broker>>) -> Result<Response, error::AdminError> {
+    // The partition figures are read under each log's lock, which an append holds across its
+    // write: encode on a blocking thread, not on an async worker.
+    let text = tokio::task::spawn_blocking(move || broker.metrics.encode())
+        .await
+        .map_err(|error| error::AdminError::Internal(format!("metrics task failed: {error}")))?
+        .map_err(|error| {
+            error::AdminError::Internal(format!("encoding metrics failed: {error}"))
+        })?;
+    Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
 }

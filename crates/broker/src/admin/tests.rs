@@ -25,8 +25,8 @@ async fn start_broker(dir: &tempfile::TempDir, extra: &[&str]) -> BrokerHandle {
     Broker::start(config).await.expect("broker starts")
 }
 
-/// One HTTP/1.1 request on its own connection: the status code and the body.
-async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+/// One HTTP/1.1 request on its own connection: the status code, the head and the body.
+async fn raw_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr)
         .await
         .expect("admin listener accepts");
@@ -46,12 +46,18 @@ async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .expect("a status line");
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A request whose answer must be JSON: the status code and the body.
+async fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let (status, head, body) = raw_request(addr, method, path).await;
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/json"),
         "{method} {path} is not JSON: {head}"
     );
-    (status, body.to_owned())
+    (status, body)
 }
 
 async fn get_json<T: DeserializeOwned>(addr: SocketAddr, path: &str) -> (u16, T) {
@@ -116,6 +122,62 @@ async fn admin_api_serves_health_and_topics_and_stops_with_the_broker() {
         TcpStream::connect(admin).await.is_err(),
         "the admin listener still accepts after shutdown"
     );
+}
+
+/// The value of the sample named exactly `sample` (name and labels) in an exposition.
+fn sample(text: &str, sample: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(sample)?.strip_prefix(' ')?;
+        value.parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_endpoint_serves_openmetrics_with_partition_figures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handle = start_broker(&dir, &["log.cleanup.policy=compact", "num.partitions=2"]).await;
+    let admin = handle.admin_addr();
+    handle
+        .broker()
+        .controller
+        .ensure_topic("compacted")
+        .expect("topic created");
+
+    let (status, head, text) = raw_request(admin, "GET", "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
+    for partition in [0, 1] {
+        let labels = format!("{{topic=\"compacted\",partition=\"{partition}\"}}");
+        for (name, value) in [
+            ("strom_log_start_offset", 0.0),
+            ("strom_log_end_offset", 0.0),
+            ("strom_log_size_bytes", 0.0),
+            ("strom_log_cleaner_dirty_ratio", 0.0),
+        ] {
+            assert_eq!(
+                sample(&text, &format!("{name}{labels}")),
+                Some(value),
+                "{name}{labels} in:\n{text}"
+            );
+        }
+    }
+    assert_eq!(
+        sample(&text, "strom_active_connections"),
+        Some(0.0),
+        "{text}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(sample(&text, "process_resident_memory_bytes").is_some_and(|b| b > 0.0));
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let (status, _) = request(admin, "POST", "/metrics").await;
+    assert_eq!(status, 405);
+
+    handle.shutdown().await;
 }
 
 #[tokio::test]

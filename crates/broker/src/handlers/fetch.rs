@@ -131,7 +131,12 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             response
         })
         .collect();
+    // Record bytes returned per topic, for the metrics.
+    let mut fetched = vec![0u64; responses.len()];
     for (w, answer) in wanted.iter().zip(answers) {
+        if let Some(bytes) = fetched.get_mut(w.topic_index) {
+            *bytes += answer.records.len() as u64;
+        }
         let mut data = PartitionData::default()
             .with_partition_index(w.partition_index)
             .with_error_code(answer.error.map(|e| e.code()).unwrap_or(0))
@@ -157,6 +162,12 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         }
         if let Some(topic) = responses.get_mut(w.topic_index) {
             topic.partitions.push(data);
+        }
+    }
+    for (name, bytes) in topic_names.iter().zip(fetched) {
+        if let (Some(name), true) = (name, bytes > 0) {
+            // One label lookup per topic that returned data.
+            broker.metrics.topics.fetched(name, bytes);
         }
     }
     FetchResponse::default()

@@ -26,7 +26,10 @@ use crate::server::{now_ms, Broker};
 struct Appended {
     partition: Arc<Partition>,
     info: AppendInfo,
+    /// Records appended (0 for a retried batch answered with its original offsets).
     records: i64,
+    /// Bytes of the request's batches for the partition.
+    bytes: usize,
 }
 
 pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Reply {
@@ -106,11 +109,13 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     let appended = tokio::task::spawn_blocking(move || {
         jobs.into_iter()
             .map(|(topic_slot, partition_slot, partition, records)| {
+                let bytes = records.len();
                 let outcome =
                     append(&txns, &partition, records, version).map(|(info, records)| Appended {
                         partition,
                         info,
                         records,
+                        bytes,
                     });
                 (topic_slot, partition_slot, outcome)
             })
@@ -119,6 +124,8 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     .await
     .unwrap_or_else(|error| crate::error::halt("a produce task failed", &error));
     let mut pending = Vec::with_capacity(appended.len());
+    // Per topic of the request, for the metrics: a partition of it, bytes and records appended.
+    let mut produced: Vec<Option<(Arc<Partition>, u64, u64)>> = vec![None; responses.len()];
     for (topic_slot, partition_slot, outcome) in appended {
         let Some(response) = responses
             .get_mut(topic_slot)
@@ -133,6 +140,15 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 if version >= 5 {
                     response.log_start_offset = appended.partition.log_start_offset();
                 }
+                // A retried batch was written before and is not counted again.
+                if let (Some(topic), false) =
+                    (produced.get_mut(topic_slot), appended.info.duplicate)
+                {
+                    let (_, bytes, records) =
+                        topic.get_or_insert_with(|| (appended.partition.clone(), 0, 0));
+                    *bytes += appended.bytes as u64;
+                    *records += appended.records.max(0) as u64;
+                }
                 pending.push(appended);
             }
             Err(error) => {
@@ -140,6 +156,13 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 set_error(response, error);
             }
         }
+    }
+    for (partition, bytes, records) in produced.iter().flatten() {
+        // One label lookup per topic of the request.
+        broker
+            .metrics
+            .topics
+            .produced(&partition.topic, *bytes, *records);
     }
     let acks_all = acks == -1;
     let durable = async move {
