@@ -214,3 +214,19 @@ def high_watermarks(bootstrap: str, topic: str, partitions: int) -> dict[int, in
         }
     finally:
         c.close()
+
+
+def stop_producer_process(proc, timeout: float = 40.0) -> None:
+    """Asks a producer subprocess to finish (SIGTERM: it flushes and logs its last
+    acknowledgements), killing it if it does not within `timeout` seconds."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+

@@ -18,7 +18,6 @@ import collections
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from helpers import (
     ck_consume_all,
     ck_create_topic,
     high_watermarks,
+    stop_producer_process,
     unique_group,
     unique_topic,
     wait_until,
@@ -685,13 +685,7 @@ def test_sigkill_during_cleaning_loses_no_acknowledged_record(broker_factory, tm
         after = count_lines(ack_file)
         wait_until(lambda: count_lines(ack_file) > after + 200, 30, message="acknowledgements after the last restart")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_producer_process(proc)
     output = plog_path.read_text()
     print("rounds:", history)
     print(output[-500:])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from helpers import ck_consume_all, ck_create_topic, unique_topic, wait_until
+from helpers import ck_consume_all, ck_create_topic, stop_producer_process, unique_topic, wait_until
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 3
@@ -74,13 +73,7 @@ def test_sigkill_loses_no_acknowledged_record(broker, tmp_path):
             message="acknowledgements after the last restart",
         )
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_producer_process(proc)
     assert proc.returncode == 0, f"producer exit {proc.returncode}: {producer_log.read_text()[-3000:]}"
     print("rounds (kill delay s, acks before, acks at kill):", rounds)
     print(producer_log.read_text()[-500:])
