@@ -152,3 +152,30 @@ def test_an_undecodable_request_counts_as_a_failed_request(broker):
     after = scrape(admin)
     assert after['strom_requests_total{api="unknown"}'] == 1
     assert after['strom_request_errors_total{api="unknown"}'] == 1
+
+
+def test_a_lagging_group_shows_its_lag(broker):
+    """strom_consumer_group_lag is the high watermark minus the group's committed offset, per
+    partition, and follows the group's commits."""
+    from helpers import unique_group
+
+    admin = admin_address(broker)
+    topic, group = unique_topic("lag"), unique_group("lag")
+    ck_create_topic(broker.bootstrap, topic, 2)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(100):
+        producer.produce(topic, value=b"x", partition=i % 2)
+    assert producer.flush(15) == 0
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 50)], asynchronous=False)
+    lag = f'strom_consumer_group_lag{{group="{group}",topic="{topic}",partition="%d"}}'
+    metrics = scrape(admin)
+    assert metrics.get(lag % 0) == 40, metrics
+    assert metrics.get(lag % 1) == 0, metrics
+    consumer.commit(offsets=[TopicPartition(topic, 0, 45)], asynchronous=False)
+    assert scrape(admin).get(lag % 0) == 5
+    for i in range(7):
+        producer.produce(topic, value=b"x", partition=1)
+    assert producer.flush(15) == 0
+    assert scrape(admin).get(lag % 1) == 7
+    consumer.close()

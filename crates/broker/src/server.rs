@@ -161,7 +161,11 @@ impl Broker {
                 (host, local_addr.port() as i32)
             }
         };
-        let metrics = Arc::new(Metrics::new(replicas.clone()));
+        let groups = crate::group_coordinator::GroupCoordinator::new();
+        let metrics = Arc::new(Metrics::new(
+            replicas.clone(),
+            groups.committed_offsets_view(),
+        ));
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,
@@ -170,7 +174,7 @@ impl Broker {
             config,
             replicas,
             controller,
-            groups: crate::group_coordinator::GroupCoordinator::new(),
+            groups,
             txns: crate::txn_coordinator::TransactionCoordinator::new(),
             metrics,
             shutdown: watch::Sender::new(false),

@@ -46,7 +46,7 @@ pub enum Answer<T> {
 }
 
 pub struct GroupCoordinator {
-    shards: RwLock<HashMap<i32, Arc<Shard>>>,
+    shards: Arc<RwLock<HashMap<i32, Arc<Shard>>>>,
     /// The partition count of `__consumer_offsets` once it exists.
     num_partitions: RwLock<Option<i32>>,
     next_request_id: AtomicU64,
@@ -64,7 +64,7 @@ impl Default for GroupCoordinator {
 impl GroupCoordinator {
     pub fn new() -> Self {
         Self {
-            shards: RwLock::new(HashMap::new()),
+            shards: Arc::new(RwLock::new(HashMap::new())),
             num_partitions: RwLock::new(None),
             next_request_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
@@ -183,6 +183,13 @@ impl GroupCoordinator {
     /// Every loaded shard.
     pub fn shards(&self) -> Vec<Arc<Shard>> {
         self.shards.read().values().cloned().collect()
+    }
+
+    /// A handle on the shards for readers outside the request path (metrics).
+    pub fn committed_offsets_view(&self) -> CommittedOffsets {
+        CommittedOffsets {
+            shards: Arc::clone(&self.shards),
+        }
     }
 
     /// Runs a read-only operation on a shard. Its answer waits until every record the state it
@@ -309,4 +316,39 @@ impl GroupCoordinator {
 /// Waits for a delayed answer; a dropped sender (a shard that went away) is a coordinator error.
 pub async fn delayed(receiver: oneshot::Receiver<DelayedResponse>) -> Option<DelayedResponse> {
     receiver.await.ok()
+}
+
+/// Every group's committed offsets, for the consumer lag metric: a handle on the coordinator's
+/// shards that does not keep the broker alive.
+#[derive(Clone)]
+pub struct CommittedOffsets {
+    shards: Arc<RwLock<HashMap<i32, Arc<Shard>>>>,
+}
+
+/// One committed offset: (group, topic, partition, offset).
+pub type CommittedOffset = (String, String, i32, i64);
+
+impl CommittedOffsets {
+    /// The committed offsets of every group (pending transactional offsets not included), as
+    /// the state is now (each shard's lock is held briefly).
+    pub fn all(&self, now_ms: i64) -> Vec<CommittedOffset> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut out = Vec::new();
+        for shard in shards {
+            let state = shard.state.lock();
+            let groups: Vec<String> = state.group_ids().map(str::to_string).collect();
+            for group in groups {
+                let Ok(offsets) = state.fetch_offsets(&group, None, now_ms) else {
+                    continue;
+                };
+                out.extend(
+                    offsets
+                        .into_iter()
+                        .filter(|o| o.committed_offset >= 0)
+                        .map(|o| (group.clone(), o.topic, o.partition, o.committed_offset)),
+                );
+            }
+        }
+        out
+    }
 }

@@ -10,8 +10,9 @@
 //!   response sizes, open connections (the connection loop);
 //! - [`fsync`]: fdatasync latency of the group commit (one histogram per process);
 //! - [`cleaner`]: cleanings completed, bytes read and written (the log cleaner);
-//! - [`partitions`] and [`process`]: figures read when the metrics are scraped: offsets, size
-//!   and dirty ratio per partition, resident memory and open files of the process.
+//! - [`partitions`], [`lag`] and [`process`]: figures read when the metrics are scraped:
+//!   offsets, size and dirty ratio per partition, consumer lag per group and partition,
+//!   resident memory and open files of the process.
 //!
 //! The exposition is OpenMetrics text (`# EOF` at the end, counters as `<name>_total`), which
 //! Prometheus asks for first and parses natively: see [`CONTENT_TYPE`].
@@ -23,6 +24,7 @@
 pub mod cleaner;
 pub mod fsync;
 pub mod labels;
+mod lag;
 mod partitions;
 mod process;
 pub mod requests;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 
+use crate::group_coordinator::CommittedOffsets;
 use crate::replica_manager::ReplicaManager;
 
 pub use cleaner::CleanerMetrics;
@@ -57,13 +60,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric; the per-partition figures are read from `replicas` at scrape time.
-    pub fn new(replicas: Arc<ReplicaManager>) -> Metrics {
+    /// Registers every metric; the per-partition figures are read from `replicas`, and the
+    /// consumer lag from `groups`, at scrape time.
+    pub fn new(replicas: Arc<ReplicaManager>, groups: CommittedOffsets) -> Metrics {
         let mut registry = Registry::default();
         let topics = TopicMetrics::register(&mut registry);
         let requests = RequestMetrics::register(&mut registry);
         fsync::register(&mut registry);
         let cleaner = CleanerMetrics::register(&mut registry);
+        registry.register_collector(Box::new(lag::LagCollector::new(
+            groups,
+            Arc::clone(&replicas),
+        )));
         registry.register_collector(Box::new(partitions::PartitionCollector::new(replicas)));
         registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {

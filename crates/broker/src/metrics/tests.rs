@@ -21,7 +21,11 @@ fn sample(text: &str, sample: &str) -> Option<f64> {
 #[test]
 fn metrics_are_encoded_as_openmetrics_with_their_labels() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let metrics = Metrics::new(Arc::new(ReplicaManager::new(dir.path())));
+    let groups = crate::group_coordinator::GroupCoordinator::new();
+    let metrics = Metrics::new(
+        Arc::new(ReplicaManager::new(dir.path())),
+        groups.committed_offsets_view(),
+    );
 
     metrics.topics.produced("orders", 300, 3);
     metrics.topics.produced("orders", 100, 1);
