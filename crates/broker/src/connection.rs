@@ -187,7 +187,21 @@ async fn handle(
                 metrics: Arc::clone(metrics),
                 timer: metrics.requests.started(Some(api)),
             };
-            let handling = apis::handle(broker, request, peer);
+            // Every event of the request's handling carries these fields (Kafka's request log).
+            let span = tracing::info_span!(
+                "request",
+                api = ?api,
+                client_id = request.client_id(),
+                correlation_id = request.correlation_id(),
+            );
+            let api_version = request.api_version();
+            let handling = tracing::Instrument::instrument(
+                async move {
+                    tracing::debug!(api_version, %peer, "handling request");
+                    apis::handle(broker, request, peer).await
+                },
+                span,
+            );
             tokio::pin!(handling);
             let reply = loop {
                 tokio::select! {

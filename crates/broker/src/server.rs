@@ -49,6 +49,8 @@ pub struct Broker {
     pub txns: crate::txn_coordinator::TransactionCoordinator,
     /// The metrics served at the admin API's `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The process's log filter, when the binary installed a changeable one.
+    pub log_level: Option<Arc<dyn crate::admin::log_level::LogLevelControl>>,
     /// Set once at shutdown; long-polling fetches and idle connections watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -93,6 +95,15 @@ impl Broker {
 
     /// Recovers the data directory and starts serving. Returns once the listener is bound.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+        Broker::start_with_log_level(config, None).await
+    }
+
+    /// [`Broker::start`] with the control of the process's log filter, which the admin API's
+    /// `/v1/log-level` then serves.
+    pub async fn start_with_log_level(
+        config: BrokerConfig,
+        log_level: Option<Arc<dyn crate::admin::log_level::LogLevelControl>>,
+    ) -> Result<BrokerHandle, BrokerError> {
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir).map_err(|source| BrokerError::DataDir {
             path: data_dir.clone(),
@@ -177,6 +188,7 @@ impl Broker {
             groups,
             txns: crate::txn_coordinator::TransactionCoordinator::new(),
             metrics,
+            log_level,
             shutdown: watch::Sender::new(false),
         });
         {

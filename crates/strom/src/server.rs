@@ -3,9 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use std::sync::{Arc, Mutex};
 use strom_broker::config::BrokerConfig;
 use strom_broker::Broker;
-use tracing_subscriber::EnvFilter;
+
+use strom_broker::admin::log_level::LogLevelControl;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -46,7 +51,7 @@ pub struct ServerArgs {
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level, args.log_json);
+    let log_filter = init_logging(&args.log_level, args.log_json);
     let mut config = BrokerConfig::load(args.config.as_deref(), &args.sets)
         .context("cannot load the broker configuration")?;
     if let Some(dir) = &args.data_dir {
@@ -64,7 +69,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let handle = Broker::start(config).await?;
+        let handle = Broker::start_with_log_level(config, Some(log_filter)).await?;
         wait_for_signal().await;
         tracing::info!("shutdown requested");
         handle.shutdown().await;
@@ -73,18 +78,54 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     })
 }
 
-fn init_logging(level: &str, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+/// The process's log filter, changeable at run time through the admin API (`/v1/log-level`).
+struct LogFilter {
+    handle: reload::Handle<EnvFilter, Registry>,
+    current: Mutex<String>,
+}
+
+impl LogLevelControl for LogFilter {
+    fn current(&self) -> String {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set(&self, filter: &str) -> Result<(), String> {
+        let parsed = EnvFilter::try_new(filter)
+            .map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
+        self.handle
+            .reload(parsed)
+            .map_err(|e| format!("cannot change the log filter: {e}"))?;
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = filter.to_string();
+        Ok(())
+    }
+}
+
+fn init_logging(level: &str, json: bool) -> Arc<LogFilter> {
+    let (filter, text) = match std::env::var("RUST_LOG") {
+        Ok(env) if EnvFilter::try_new(&env).is_ok() => (EnvFilter::new(&env), env),
+        _ => (EnvFilter::new(level), level.to_string()),
+    };
+    let (filter, handle) = reload::Layer::new(filter);
     // Colours only for a person at a terminal, not in log files.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     if json {
-        builder.json().init();
+        registry.with(fmt.json()).init();
     } else {
-        builder.init();
+        registry.with(fmt).init();
     }
+    Arc::new(LogFilter {
+        handle,
+        current: Mutex::new(text),
+    })
 }
 
 async fn wait_for_signal() {

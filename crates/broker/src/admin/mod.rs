@@ -3,17 +3,20 @@
 //! and stops with the Kafka listener, and has no authentication: bind it to loopback or another
 //! trusted address.
 //!
-//! Endpoints (all `GET`):
+//! Endpoints (`GET` unless said otherwise):
 //! - `/health`: `{"status": "ok"}` while the broker serves;
 //! - `/metrics`: every metric of [`crate::metrics`] for Prometheus to scrape, in the OpenMetrics
 //!   text format (`application/openmetrics-text; version=1.0.0`, what `prometheus-client`
 //!   encodes; Prometheus asks for it first);
 //! - `/v1/topics`, `/v1/topics/{name}`: the topics this broker hosts, and per partition its
-//!   offsets, size and where log compaction stands ([`topics`]).
+//!   offsets, size and where log compaction stands ([`topics`]);
+//! - `/v1/log-level` (`GET`, and `PUT` with `{"level": "..."}`): the log filter, changed at run
+//!   time ([`log_level`]).
 //!
 //! Failures are `{"error": "..."}` with a status code that says what went wrong ([`error`]).
 
 pub mod error;
+pub mod log_level;
 pub mod topics;
 
 #[cfg(test)]
@@ -89,6 +92,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{name}", get(topics::describe))
+        .route("/v1/log-level", get(log_level::get).put(log_level::put))
         .fallback(error::no_such_endpoint)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(broker)
