@@ -57,7 +57,7 @@ pub struct PartitionDescription {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompactionStatus {
     /// `dirty_bytes / (clean_bytes + dirty_bytes)`, 0 when neither has any bytes; the cleaner
-    /// picks the partition once this reaches `min.cleanable.dirty.ratio`.
+    /// picks the partition once this exceeds `min.cleanable.dirty.ratio`.
     pub dirty_ratio: f64,
     /// Bytes of the segments below the first dirty offset (already cleaned).
     pub clean_bytes: u64,

@@ -92,7 +92,7 @@ impl Collector for PartitionCollector {
             &mut encoder,
             "strom_log_cleaner_dirty_ratio",
             "Dirty bytes over clean plus dirty bytes of a compacted partition; the cleaner \
-             picks it once this reaches min.cleanable.dirty.ratio.",
+             picks it once this exceeds min.cleanable.dirty.ratio.",
             None,
             rows.iter()
                 .filter_map(|row| Some((&row.labels, row.dirty_ratio?))),
