@@ -35,6 +35,7 @@ fn every_client_command_has_help() {
         &["consume"],
         &["cluster"],
         &["cluster", "info"],
+        &["cluster", "health"],
     ];
     for command in commands {
         let mut args = command.to_vec();

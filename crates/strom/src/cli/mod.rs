@@ -1,5 +1,6 @@
 //! Client subcommands: each talks to a broker through librdkafka (the `rdkafka` crate).
 
+pub mod admin_http;
 pub mod bench;
 pub mod cluster;
 pub mod connection;

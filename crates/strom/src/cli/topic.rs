@@ -4,7 +4,6 @@
 //! API (`GET /v1/topics/{name}`, see `strom_broker::admin`), which Kafka has only as JMX metrics.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use rdkafka::admin::{
@@ -15,12 +14,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::MetadataTopic;
-use strom_broker::admin::error::ErrorBody;
 use strom_broker::admin::topics::{PartitionDescription, TopicDescription};
 
+use super::admin_http::{self, AdminArgs, AdminGetError};
 use super::connection::{
     admin_options, find_topic, is_internal, parse_key_value, ConnectionArgs, KafkaContext as _,
-    CONNECT_TIMEOUT, REQUEST_TIMEOUT,
+    REQUEST_TIMEOUT,
 };
 use super::table::Table;
 
@@ -117,15 +116,9 @@ pub struct DescribeArgs {
     /// printed: with --print-* flags, or for a topic that is not compacted.
     #[arg(long)]
     compaction: bool,
-    /// Base URL of the broker's admin HTTP API (its admin.listen), read for the COMPACTION
-    /// section.
-    #[arg(
-        long,
-        env = "STROM_ADMIN",
-        default_value = "http://127.0.0.1:9644",
-        value_name = "URL"
-    )]
-    admin: String,
+    /// The broker's admin HTTP API, read for the COMPACTION section.
+    #[command(flatten)]
+    admin: AdminArgs,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -315,7 +308,7 @@ async fn describe(args: DescribeArgs) -> Result<()> {
     if args.compaction || (all && compacted) {
         sections.push((
             "COMPACTION",
-            compaction_section(&args.admin, &args.name).await,
+            compaction_section(&args.admin.url, &args.name).await,
         ));
     }
     let titled = sections.len() > 1;
@@ -403,58 +396,26 @@ async fn compaction_section(admin_url: &str, topic: &str) -> String {
 /// `GET /v1/topics/{topic}` under the admin API's base URL (`http://` is assumed when the URL
 /// has no scheme).
 fn topic_url(admin_url: &str, topic: &str) -> String {
-    let base = admin_url.trim().trim_end_matches('/');
-    let scheme = if base.contains("://") { "" } else { "http://" };
-    let mut url = format!("{scheme}{base}/v1/topics/");
+    let mut path = String::from("/v1/topics/");
     // Legal topic names need no escaping; anything else is percent-encoded rather than trusted.
     for byte in topic.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
-            url.push(char::from(byte));
+            path.push(char::from(byte));
         } else {
-            url.push_str(&format!("%{byte:02X}"));
+            path.push_str(&format!("%{byte:02X}"));
         }
     }
-    url
+    admin_http::url(admin_url, &path)
 }
 
 /// Reads a topic's description from the admin API; the error is a note for people.
-///
-/// The client is `ureq` (blocking, run on a blocking thread): the smallest well-kept HTTP
-/// client, built without TLS (the admin API is plain HTTP) and sharing `http` and `httparse`
-/// with the broker's axum, so it adds a handful of small crates where `reqwest` would add a
-/// connection pool, URL and IDNA parsing. Proxies from the environment are ignored: the admin
-/// API is reached directly on the broker's host.
 fn fetch_topic_description(url: &str) -> std::result::Result<TopicDescription, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|error| format!("admin API unreachable: {error}"))?;
-    let status = response.status();
-    if status.is_success() {
-        return response
-            .body_mut()
-            .read_json::<TopicDescription>()
-            .map_err(|error| format!("unexpected answer from the admin API: {error}"));
-    }
-    let reason = response
-        .body_mut()
-        .read_json::<ErrorBody>()
-        .map(|body| body.error)
-        .unwrap_or_else(|_| status.to_string());
-    if status == ureq::http::StatusCode::NOT_FOUND {
-        Err(format!(
+    admin_http::get_json::<TopicDescription>(url).map_err(|error| match error {
+        AdminGetError::Status(404, reason) => format!(
             "the admin API does not know this topic ({reason}): is --admin the broker of --brokers?"
-        ))
-    } else {
-        Err(format!("the admin API answered {status}: {reason}"))
-    }
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// One row per partition; a note instead when no partition is compacted.
