@@ -1,6 +1,7 @@
-//! Starting and stopping a broker: data directory, metadata replay and log recovery, the Kafka
-//! listener and the admin HTTP listener, background tasks, and a graceful shutdown that finishes
-//! in-flight requests and closes every log cleanly.
+//! Starting and stopping a broker: the admin HTTP listener first (it answers `/health` and
+//! `/ready` during recovery), data directory, metadata replay and log recovery, the Kafka
+//! listener, background tasks, and a graceful shutdown that finishes in-flight requests and
+//! closes every log cleanly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::admin::AdminListener;
+use crate::admin::readiness::Readiness;
+use crate::admin::{AdminListener, AdminState};
 use crate::config::BrokerConfig;
 use crate::controller::Controller;
 use crate::error::BrokerError;
@@ -49,8 +51,6 @@ pub struct Broker {
     pub txns: crate::txn_coordinator::TransactionCoordinator,
     /// The metrics served at the admin API's `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// The process's log filter, when the binary installed a changeable one.
-    pub log_level: Option<Arc<dyn crate::admin::log_level::LogLevelControl>>,
     /// Set once at shutdown; long-polling fetches and idle connections watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -93,7 +93,8 @@ impl Broker {
         self.shutdown.subscribe()
     }
 
-    /// Recovers the data directory and starts serving. Returns once the listener is bound.
+    /// Recovers the data directory and starts serving. Returns once the listener is bound (the
+    /// admin listener is bound and serves first, during recovery).
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         Broker::start_with_log_level(config, None).await
     }
@@ -104,6 +105,57 @@ impl Broker {
         config: BrokerConfig,
         log_level: Option<Arc<dyn crate::admin::log_level::LogLevelControl>>,
     ) -> Result<BrokerHandle, BrokerError> {
+        // The admin listener first, so that /health and /ready answer during recovery; a
+        // taken admin.listen still fails the startup.
+        let admin_listener = AdminListener::bind(&config.admin_listen()).await?;
+        let admin_addr = admin_listener.local_addr();
+        let shutdown = watch::Sender::new(false);
+        let readiness = Arc::new(Readiness::new());
+        let mut admin = admin_listener.spawn(
+            AdminState::new(readiness.clone(), log_level),
+            shutdown.subscribe(),
+        );
+        tracing::info!(listen = %admin_addr, "admin listener ready");
+        let (broker, listener, local_addr) =
+            match Broker::recover(config, &readiness, shutdown).await {
+                Ok(started) => started,
+                Err(error) => {
+                    // The admin listener stops: the shutdown sender is gone with the failed
+                    // startup, or held by a broker that was built, which is told to stop.
+                    if let Some(broker) = readiness.broker() {
+                        broker.shutdown.send_replace(true);
+                    }
+                    if tokio::time::timeout(ADMIN_SHUTDOWN_TIMEOUT, &mut admin)
+                        .await
+                        .is_err()
+                    {
+                        admin.abort();
+                    }
+                    return Err(error);
+                }
+            };
+        let task = tokio::spawn(run(
+            broker.clone(),
+            listener,
+            admin,
+            readiness,
+            broker.shutdown_signal(),
+        ));
+        Ok(BrokerHandle {
+            local_addr,
+            admin_addr,
+            task,
+            broker,
+        })
+    }
+
+    /// Recovers the data directory, binds the Kafka listener and builds the broker (handed to
+    /// `readiness` as soon as it exists), then loads the coordinators.
+    async fn recover(
+        config: BrokerConfig,
+        readiness: &Readiness,
+        shutdown: watch::Sender<bool>,
+    ) -> Result<(Arc<Broker>, TcpListener, SocketAddr), BrokerError> {
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir).map_err(|source| BrokerError::DataDir {
             path: data_dir.clone(),
@@ -111,7 +163,6 @@ impl Broker {
         })?;
         let node_id = config.node_id();
         let cluster_id = crate::cluster::load_or_init(&data_dir, node_id)?;
-        let admin_listen = config.admin_listen();
         let listen = config
             .listeners()
             .into_iter()
@@ -150,8 +201,6 @@ impl Broker {
             addr: bind_addr.clone(),
             source,
         })?;
-        let admin_listener = AdminListener::bind(&admin_listen).await?;
-        let admin_addr = admin_listener.local_addr();
         let (advertised_host, advertised_port) = match advertised {
             // An advertised port of 0 follows an ephemeral listen port.
             Some((host, port)) => (
@@ -188,9 +237,9 @@ impl Broker {
             groups,
             txns: crate::txn_coordinator::TransactionCoordinator::new(),
             metrics,
-            log_level,
-            shutdown: watch::Sender::new(false),
+            shutdown,
         });
+        readiness.broker_built(broker.clone());
         {
             let loader = broker.clone();
             tokio::task::spawn_blocking(move || loader.groups.load_existing(&loader))
@@ -218,32 +267,21 @@ impl Broker {
             cluster_id = %broker.cluster_id,
             "kafka listener ready"
         );
-        tracing::info!(listen = %admin_addr, "admin listener ready");
-        let task = tokio::spawn(run(
-            broker.clone(),
-            listener,
-            admin_listener,
-            broker.shutdown_signal(),
-        ));
-        Ok(BrokerHandle {
-            local_addr,
-            admin_addr,
-            task,
-            broker,
-        })
+        Ok((broker, listener, local_addr))
     }
 }
 
 async fn run(
     broker: Arc<Broker>,
     listener: TcpListener,
-    admin_listener: AdminListener,
+    mut admin: tokio::task::JoinHandle<()>,
+    readiness: Arc<Readiness>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut admin = admin_listener.spawn(broker.clone(), shutdown.clone());
     let mut connections = JoinSet::new();
     let background = spawn_background_tasks(&broker, shutdown.clone());
     let cleaner = crate::log_cleaner::spawn(broker.clone(), shutdown.clone());
+    readiness.ready();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -260,6 +298,7 @@ async fn run(
             _ = shutdown.changed() => break,
         }
     }
+    readiness.stopping();
     drop(listener);
     // Members waiting in JoinGroup/SyncGroup would otherwise wait for timers that no longer run;
     // dropping the coordinator's state answers them (COORDINATOR_NOT_AVAILABLE) and lets go of

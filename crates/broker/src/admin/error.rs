@@ -1,6 +1,7 @@
 //! Failures of the admin API, answered as `{"error": "..."}` with a status code that says what
 //! went wrong: 400 for a malformed request, 404 for an unknown topic or endpoint, 405 for a
-//! method an endpoint does not serve, 500 when the broker itself failed.
+//! method an endpoint does not serve, 500 when the broker itself failed, 503 while the broker is
+//! still recovering its logs.
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,8 @@ pub enum AdminError {
     MethodNotAllowed(Method),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl AdminError {
@@ -29,6 +32,7 @@ impl AdminError {
             AdminError::UnknownTopic(_) | AdminError::NoSuchEndpoint(_) => StatusCode::NOT_FOUND,
             AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `GET` / `PUT /v1/log-level`: the broker's log filter, read and changed at run time (Kafka
 //! does this through its Log4j JMX bean). The binary that installs the logger hands the broker a
-//! [`LogLevelControl`]; a broker started without one (tests, embedders) answers 404.
+//! [`LogLevelControl`]; a broker started without one (tests, embedders) answers 404. Served from
+//! the start, during log recovery too.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::AdminError;
-use crate::server::Broker;
+use super::AdminState;
 
 /// Reads and replaces the log filter of the process (`info`, `debug`, or a tracing filter such
 /// as `info,strom_storage=debug`).
@@ -26,27 +27,27 @@ pub struct LogLevel {
     pub level: String,
 }
 
-fn control(broker: &Broker) -> Result<&Arc<dyn LogLevelControl>, AdminError> {
-    broker
+fn control(state: &AdminState) -> Result<&Arc<dyn LogLevelControl>, AdminError> {
+    state
         .log_level
         .as_ref()
         .ok_or_else(|| AdminError::NoSuchEndpoint("/v1/log-level (no logger to control)".into()))
 }
 
 /// `GET /v1/log-level`.
-pub async fn get(State(broker): State<Arc<Broker>>) -> Result<Json<LogLevel>, AdminError> {
+pub async fn get(State(state): State<AdminState>) -> Result<Json<LogLevel>, AdminError> {
     Ok(Json(LogLevel {
-        level: control(&broker)?.current(),
+        level: control(&state)?.current(),
     }))
 }
 
 /// `PUT /v1/log-level` with `{"level": "..."}`.
 pub async fn put(
-    State(broker): State<Arc<Broker>>,
+    State(state): State<AdminState>,
     body: Result<Json<LogLevel>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<LogLevel>, AdminError> {
     let Json(wanted) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let control = control(&broker)?;
+    let control = control(&state)?;
     control.set(&wanted.level).map_err(AdminError::BadRequest)?;
     tracing::info!(level = %wanted.level, "log level changed through the admin API");
     Ok(Json(LogLevel {

@@ -1,10 +1,15 @@
 //! The admin HTTP API (Strom only): what Kafka exposes through JMX, served as JSON over HTTP the
-//! way Redpanda's admin API is. It listens on `admin.listen` (default `127.0.0.1:9644`), starts
-//! and stops with the Kafka listener, and has no authentication: bind it to loopback or another
-//! trusted address.
+//! way Redpanda's admin API is. It listens on `admin.listen` (default `127.0.0.1:9644`) from the
+//! start of the broker, before the logs are recovered, stops with the Kafka listener, and has no
+//! authentication: bind it to loopback or another trusted address.
 //!
 //! Endpoints (`GET` unless said otherwise):
-//! - `/health`: `{"status": "ok"}` while the broker serves;
+//! - `/health`: `{"status": "ok"}` as soon as the admin listener is up (liveness: the process
+//!   answers), during log recovery too;
+//! - `/ready`: `{"status": "ready"}` (200) once the logs are recovered and the Kafka listener
+//!   serves; 503 with `{"status": "recovering"}` before, `{"status": "stopping"}` during a
+//!   shutdown ([`readiness`]). The other routes that read the broker answer 503 until it serves
+//!   (`/v1/log-level` works from the start);
 //! - `/metrics`: every metric of [`crate::metrics`] for Prometheus to scrape, in the OpenMetrics
 //!   text format (`application/openmetrics-text; version=1.0.0`, what `prometheus-client`
 //!   encodes; Prometheus asks for it first);
@@ -17,6 +22,7 @@
 
 pub mod error;
 pub mod log_level;
+pub mod readiness;
 pub mod topics;
 
 #[cfg(test)]
@@ -26,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -38,7 +44,26 @@ use tokio::task::JoinHandle;
 use crate::config::HostPort;
 use crate::error::BrokerError;
 use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
-use crate::server::Broker;
+use log_level::LogLevelControl;
+use readiness::{Readiness, Serving, Stage};
+
+/// What every route of the admin API may read: the broker's readiness (and the broker once it
+/// is built), and the process's log filter.
+#[derive(Clone)]
+pub struct AdminState {
+    pub readiness: Arc<Readiness>,
+    /// The process's log filter, when the binary installed a changeable one.
+    pub log_level: Option<Arc<dyn LogLevelControl>>,
+}
+
+impl AdminState {
+    pub fn new(readiness: Arc<Readiness>, log_level: Option<Arc<dyn LogLevelControl>>) -> Self {
+        AdminState {
+            readiness,
+            log_level,
+        }
+    }
+}
 
 /// The admin listener, bound but not yet serving (so that a bind failure stops the startup).
 pub struct AdminListener {
@@ -69,13 +94,14 @@ impl AdminListener {
 
     /// Serves the API until `shutdown` turns true, then stops accepting and lets the requests in
     /// flight finish (axum's graceful shutdown).
-    pub fn spawn(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    /// Serving starts before the broker exists: the routes read it from `state`.
+    pub fn spawn(self, state: AdminState, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let stopping = async move {
-                // An error means the broker is gone: stop as well.
+                // An error means the broker is gone (or its startup failed): stop as well.
                 let _ = shutdown.wait_for(|stopping| *stopping).await;
             };
-            let served = axum::serve(self.listener, router(broker))
+            let served = axum::serve(self.listener, router(state))
                 .with_graceful_shutdown(stopping)
                 .await;
             if let Err(error) = served {
@@ -86,22 +112,24 @@ impl AdminListener {
 }
 
 /// The routes of the admin API.
-pub fn router(broker: Arc<Broker>) -> Router {
+pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{name}", get(topics::describe))
         .route("/v1/log-level", get(log_level::get).put(log_level::put))
         .fallback(error::no_such_endpoint)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(broker)
+        .with_state(state)
 }
 
-/// The answer of `GET /health`.
+/// The answer of `GET /health` and `GET /ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok` whenever the broker answers at all.
+    /// `/health`: `ok` whenever the broker answers at all. `/ready`: `recovering`, `ready` or
+    /// `stopping` ([`Stage::name`]).
     pub status: String,
 }
 
@@ -111,8 +139,23 @@ async fn health() -> Json<Health> {
     })
 }
 
+/// `GET /ready`: 200 once the Kafka listener serves, 503 before and while stopping.
+async fn ready(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
+    let stage = state.readiness.stage();
+    let status = match stage {
+        Stage::Ready => StatusCode::OK,
+        Stage::Recovering | Stage::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (
+        status,
+        Json(Health {
+            status: stage.name().to_owned(),
+        }),
+    )
+}
+
 /// `GET /metrics`: the Prometheus exposition of the broker's metrics.
-async fn metrics(State(broker): State<Arc<Broker>>) -> Result<Response, error::AdminError> {
+async fn metrics(Serving(broker): Serving) -> Result<Response, error::AdminError> {
     // The partition figures are read under each log's lock, which an append holds across its
     // write: encode on a blocking thread, not on an async worker.
     let text = tokio::task::spawn_blocking(move || broker.metrics.encode())

@@ -2,6 +2,7 @@
 //! stops with the broker.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use strom_storage::{CleaningState, CleaningStats};
@@ -9,9 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::ErrorBody;
+use super::readiness::Readiness;
 use super::topics::{CompactionStatus, LastCleaning, TopicDescription, TopicList, TopicListing};
-use super::Health;
-use crate::config::BrokerConfig;
+use super::{AdminListener, AdminState, Health};
+use crate::config::{BrokerConfig, HostPort};
 use crate::server::{Broker, BrokerHandle};
 
 async fn start_broker(dir: &tempfile::TempDir, extra: &[&str]) -> BrokerHandle {
@@ -81,6 +83,8 @@ async fn admin_api_serves_health_and_topics_and_stops_with_the_broker() {
 
     let (status, health): (_, Health) = get_json(admin, "/health").await;
     assert_eq!((status, health.status.as_str()), (200, "ok"));
+    let (status, ready): (_, Health) = get_json(admin, "/ready").await;
+    assert_eq!((status, ready.status.as_str()), (200, "ready"));
 
     let (status, list): (_, TopicList) = get_json(admin, "/v1/topics").await;
     assert_eq!(status, 200);
@@ -122,6 +126,36 @@ async fn admin_api_serves_health_and_topics_and_stops_with_the_broker() {
         TcpStream::connect(admin).await.is_err(),
         "the admin listener still accepts after shutdown"
     );
+}
+
+#[tokio::test]
+async fn before_the_broker_serves_health_answers_and_the_rest_is_unavailable() {
+    let readiness = Arc::new(Readiness::new());
+    let listener = AdminListener::bind(&HostPort::parse("127.0.0.1:0").expect("address"))
+        .await
+        .expect("bound");
+    let admin = listener.local_addr();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = listener.spawn(AdminState::new(readiness.clone(), None), stopped);
+
+    let (status, health): (_, Health) = get_json(admin, "/health").await;
+    assert_eq!((status, health.status.as_str()), (200, "ok"));
+    let (status, ready): (_, Health) = get_json(admin, "/ready").await;
+    assert_eq!((status, ready.status.as_str()), (503, "recovering"));
+    for path in ["/v1/topics", "/v1/topics/any", "/metrics"] {
+        let (status, error): (_, ErrorBody) = get_json(admin, path).await;
+        assert_eq!(status, 503, "{path}: {error:?}");
+        assert!(error.error.contains("recovering"), "{path}: {error:?}");
+    }
+    readiness.ready();
+    let (status, ready): (_, Health) = get_json(admin, "/ready").await;
+    assert_eq!((status, ready.status.as_str()), (200, "ready"));
+    readiness.stopping();
+    let (status, ready): (_, Health) = get_json(admin, "/ready").await;
+    assert_eq!((status, ready.status.as_str()), (503, "stopping"));
+
+    stop.send_replace(true);
+    serving.await.expect("admin task ends");
 }
 
 /// The value of the sample named exactly `sample` (name and labels) in an exposition.

@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use strom_storage::{CleaningState, CleaningStats};
 
 use super::error::AdminError;
+use super::readiness::Serving;
 use crate::partition::Partition;
-use crate::server::{now_ms, Broker};
+use crate::server::now_ms;
 
 /// The answer of `GET /v1/topics`, sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +119,7 @@ impl From<CleaningStats> for LastCleaning {
 }
 
 /// `GET /v1/topics`.
-pub async fn list(State(broker): State<Arc<Broker>>) -> Json<TopicList> {
+pub async fn list(Serving(broker): Serving) -> Json<TopicList> {
     let mut partitions: BTreeMap<String, usize> = BTreeMap::new();
     for partition in broker.replicas.all() {
         *partitions.entry(partition.topic.clone()).or_default() += 1;
@@ -132,7 +133,7 @@ pub async fn list(State(broker): State<Arc<Broker>>) -> Json<TopicList> {
 
 /// `GET /v1/topics/{name}`; 404 when this broker hosts no partition of the topic.
 pub async fn describe(
-    State(broker): State<Arc<Broker>>,
+    Serving(broker): Serving,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<TopicDescription>, AdminError> {
     let Path(name) = name.map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
