@@ -179,3 +179,55 @@ def test_a_lagging_group_shows_its_lag(broker):
     assert producer.flush(15) == 0
     assert scrape(admin).get(lag % 1) == 7
     consumer.close()
+
+
+def test_two_consumers_joining_a_group_count_its_rebalances(broker_factory):
+    """strom_group_rebalances_total{group} counts the group's new generations: the first member's
+    join starts one, the second member's join another."""
+    from helpers import GROUP_BROKER_ARGS, GROUP_HEARTBEAT_MS, GROUP_SESSION_TIMEOUT_MS, unique_group
+
+    broker = broker_factory(extra_args=GROUP_BROKER_ARGS)
+    admin = admin_address(broker)
+    topic, group = unique_topic("rebalance"), unique_group("rebalance")
+    ck_create_topic(broker.bootstrap, topic, 2)
+    rebalances = f'strom_group_rebalances_total{{group="{group}"}}'
+    assert rebalances not in scrape(admin)
+
+    def member(name: str) -> Consumer:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": group,
+                "client.id": name,
+                "session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
+                "heartbeat.interval.ms": GROUP_HEARTBEAT_MS,
+            }
+        )
+        consumer.subscribe([topic])
+        return consumer
+
+    def pump_until(consumers, predicate, what: str):
+        deadline = time.monotonic() + 30
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            for consumer in consumers:
+                consumer.poll(0.05)
+
+    first = member("first")
+    second = None
+    try:
+        pump_until([first], lambda: len(first.assignment()) == 2, "the first member's assignment")
+        after_first = scrape(admin).get(rebalances, 0)
+        assert after_first >= 1, after_first
+        second = member("second")
+        pump_until(
+            [first, second],
+            lambda: len(first.assignment()) == 1 and len(second.assignment()) == 1,
+            "the partitions split between both members",
+        )
+        after_second = scrape(admin)[rebalances]
+        assert after_second > after_first, (after_first, after_second)
+    finally:
+        first.close()
+        if second is not None:
+            second.close()

@@ -222,10 +222,7 @@ impl Broker {
             }
         };
         let groups = crate::group_coordinator::GroupCoordinator::new();
-        let metrics = Arc::new(Metrics::new(
-            replicas.clone(),
-            groups.committed_offsets_view(),
-        ));
+        let metrics = Arc::new(Metrics::new(replicas.clone(), groups.groups_view()));
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,

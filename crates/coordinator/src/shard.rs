@@ -167,6 +167,18 @@ impl GroupCoordinatorShard {
         self.groups.keys().map(String::as_str)
     }
 
+    /// Every group with its rebalances (classic generations, consumer group epochs) since it
+    /// was created or loaded.
+    pub fn rebalances(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.groups.iter().map(|(id, group)| {
+            let count = match group {
+                Group::Classic(g) => g.rebalances,
+                Group::Consumer(g) => g.rebalances,
+            };
+            (id.as_str(), count)
+        })
+    }
+
     /// Applies one record of the partition (at load) from a batch that is not transactional.
     /// Unknown key versions (records of features Strom lacks) are skipped with a warning;
     /// undecodable records are errors. Records must be replayed in log order (with

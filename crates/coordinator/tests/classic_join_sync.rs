@@ -154,6 +154,25 @@ fn leader_rejoin_forces_rebalance() {
 }
 
 #[test]
+fn every_new_generation_counts_as_a_rebalance_but_a_load_does_not() {
+    let mut h = Harness::default();
+    let (leader, follower, _) = h.stable_pair("g");
+    let rebalances = |shard: &strom_coordinator::GroupCoordinatorShard| {
+        shard.rebalances().find(|(g, _)| *g == "g").map(|(_, n)| n)
+    };
+    assert_eq!(rebalances(&h.shard), Some(1));
+    // Both members rejoin: the join phase completes with the second one.
+    let (j1, r1) = h.join("g", &leader, None, 5);
+    assert!(r1.is_later());
+    let (_, r2) = h.join("g", &follower, None, 5);
+    assert_eq!(r2.now().expect("the last join completes").generation_id, 2);
+    assert_eq!(h.take_join(j1).generation_id, 2);
+    assert_eq!(rebalances(&h.shard), Some(2));
+    // Not persisted: a shard loaded from the log starts counting again.
+    assert_eq!(rebalances(&h.replay_log()), Some(0));
+}
+
+#[test]
 fn member_id_required_flow_and_old_versions() {
     let mut h = Harness::default();
     // v4+: an empty member id gets MEMBER_ID_REQUIRED with a generated id, not yet a member.

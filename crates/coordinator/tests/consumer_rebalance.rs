@@ -69,6 +69,18 @@ fn first_member_gets_every_partition() {
 }
 
 #[test]
+fn every_group_epoch_bump_counts_as_a_rebalance_but_a_load_does_not() {
+    let rebalances = |shard: &strom_coordinator::GroupCoordinatorShard| {
+        shard.rebalances().find(|(g, _)| *g == G).map(|(_, n)| n)
+    };
+    let c = one_member();
+    assert_eq!(rebalances(&c.h.shard), Some(1));
+    let c = two_members();
+    assert_eq!(rebalances(&c.h.shard), Some(2));
+    assert_eq!(rebalances(&c.h.replay_log()), Some(0));
+}
+
+#[test]
 fn second_member_gets_half_after_revocation() {
     let c = two_members();
     assert_eq!(c.owned(G, "a"), named(&[("t", &[0, 1])]));

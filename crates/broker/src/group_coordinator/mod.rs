@@ -186,8 +186,8 @@ impl GroupCoordinator {
     }
 
     /// A handle on the shards for readers outside the request path (metrics).
-    pub fn committed_offsets_view(&self) -> CommittedOffsets {
-        CommittedOffsets {
+    pub fn groups_view(&self) -> GroupsView {
+        GroupsView {
             shards: Arc::clone(&self.shards),
         }
     }
@@ -318,17 +318,18 @@ pub async fn delayed(receiver: oneshot::Receiver<DelayedResponse>) -> Option<Del
     receiver.await.ok()
 }
 
-/// Every group's committed offsets, for the consumer lag metric: a handle on the coordinator's
-/// shards that does not keep the broker alive.
+/// The groups as readers outside the request path see them (the consumer lag and rebalance
+/// metrics, the admin API): a handle on the coordinator's shards that does not keep the broker
+/// alive.
 #[derive(Clone)]
-pub struct CommittedOffsets {
+pub struct GroupsView {
     shards: Arc<RwLock<HashMap<i32, Arc<Shard>>>>,
 }
 
 /// One committed offset: (group, topic, partition, offset).
 pub type CommittedOffset = (String, String, i32, i64);
 
-impl CommittedOffsets {
+impl GroupsView {
     /// The committed offsets of every group (pending transactional offsets not included), as
     /// the state is now (each shard's lock is held briefly).
     pub fn all(&self, now_ms: i64) -> Vec<CommittedOffset> {
@@ -348,6 +349,21 @@ impl CommittedOffsets {
                         .map(|o| (group.clone(), o.topic, o.partition, o.committed_offset)),
                 );
             }
+        }
+        out
+    }
+
+    /// Every group's rebalances since it was created or loaded: (group, count).
+    pub fn rebalances(&self) -> Vec<(String, u64)> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut out = Vec::new();
+        for shard in shards {
+            let state = shard.state.lock();
+            out.extend(
+                state
+                    .rebalances()
+                    .map(|(group, count)| (group.to_owned(), count)),
+            );
         }
         out
     }

@@ -21,6 +21,12 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
+/// `{group}`: figures of one consumer group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct GroupLabels {
+    pub group: String,
+}
+
 /// `{api}`: requests per Kafka API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ApiLabels {

@@ -9,7 +9,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-use crate::group_coordinator::CommittedOffsets;
+use crate::group_coordinator::GroupsView;
 use crate::replica_manager::ReplicaManager;
 use crate::server::now_ms;
 
@@ -23,12 +23,12 @@ pub struct GroupPartitionLabels {
 
 /// Encodes every group's lag at each scrape.
 pub(super) struct LagCollector {
-    groups: CommittedOffsets,
+    groups: GroupsView,
     replicas: Arc<ReplicaManager>,
 }
 
 impl LagCollector {
-    pub(super) fn new(groups: CommittedOffsets, replicas: Arc<ReplicaManager>) -> LagCollector {
+    pub(super) fn new(groups: GroupsView, replicas: Arc<ReplicaManager>) -> LagCollector {
         LagCollector { groups, replicas }
     }
 }

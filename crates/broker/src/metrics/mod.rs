@@ -10,9 +10,9 @@
 //!   response sizes, open connections (the connection loop);
 //! - [`fsync`]: fdatasync latency of the group commit (one histogram per process);
 //! - [`cleaner`]: cleanings completed, bytes read and written (the log cleaner);
-//! - [`partitions`], [`lag`] and [`process`]: figures read when the metrics are scraped:
-//!   offsets, size and dirty ratio per partition, consumer lag per group and partition,
-//!   resident memory and open files of the process.
+//! - [`partitions`], [`lag`], [`groups`] and [`process`]: figures read when the metrics are
+//!   scraped: offsets, size and dirty ratio per partition, consumer lag per group and partition,
+//!   rebalances per group, resident memory and open files of the process.
 //!
 //! The exposition is OpenMetrics text (`# EOF` at the end, counters as `<name>_total`), which
 //! Prometheus asks for first and parses natively: see [`CONTENT_TYPE`].
@@ -23,6 +23,7 @@
 
 pub mod cleaner;
 pub mod fsync;
+mod groups;
 pub mod labels;
 mod lag;
 mod partitions;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 
-use crate::group_coordinator::CommittedOffsets;
+use crate::group_coordinator::GroupsView;
 use crate::replica_manager::ReplicaManager;
 
 pub use cleaner::CleanerMetrics;
@@ -61,13 +62,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric; the per-partition figures are read from `replicas`, and the
-    /// consumer lag from `groups`, at scrape time.
-    pub fn new(replicas: Arc<ReplicaManager>, groups: CommittedOffsets) -> Metrics {
+    /// consumer lag and the rebalances from `groups`, at scrape time.
+    pub fn new(replicas: Arc<ReplicaManager>, groups: GroupsView) -> Metrics {
         let mut registry = Registry::default();
         let topics = TopicMetrics::register(&mut registry);
         let requests = RequestMetrics::register(&mut registry);
         fsync::register(&mut registry);
         let cleaner = CleanerMetrics::register(&mut registry);
+        registry.register_collector(Box::new(groups::RebalanceCollector::new(groups.clone())));
         registry.register_collector(Box::new(lag::LagCollector::new(
             groups,
             Arc::clone(&replicas),

@@ -24,7 +24,7 @@ fn metrics_are_encoded_as_openmetrics_with_their_labels() {
     let groups = crate::group_coordinator::GroupCoordinator::new();
     let metrics = Metrics::new(
         Arc::new(ReplicaManager::new(dir.path())),
-        groups.committed_offsets_view(),
+        groups.groups_view(),
     );
 
     metrics.topics.produced("orders", 300, 3);

@@ -101,6 +101,9 @@ pub struct ClassicGroup {
     pub last_record: Option<GroupMetadataValue>,
     /// Members' heartbeat deadlines must be armed at the next poll (after a load).
     pub needs_heartbeat_rearm: bool,
+    /// Generations started since the group was created or loaded (not persisted: a statistic,
+    /// the broker's `strom_group_rebalances_total`).
+    pub rebalances: u64,
 }
 
 impl ClassicGroup {
@@ -125,6 +128,7 @@ impl ClassicGroup {
             subscribed_topics: None,
             last_record: None,
             needs_heartbeat_rearm: false,
+            rebalances: 0,
         }
     }
 
@@ -270,6 +274,7 @@ impl ClassicGroup {
     /// Empty when no member is left.
     pub fn init_next_generation(&mut self, now_ms: i64) {
         self.generation_id = self.generation_id.wrapping_add(1);
+        self.rebalances += 1;
         if self.members.is_empty() {
             self.protocol_name = None;
             self.transition_to(ClassicGroupState::Empty, now_ms);

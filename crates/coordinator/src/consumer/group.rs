@@ -64,6 +64,9 @@ pub struct ConsumerGroup {
     /// The compiled subscription regexes of the members, one per distinct pattern (not
     /// persisted: rebuilt as member records are applied).
     pub regexes: RegexCache,
+    /// Group epoch bumps since the group was created or loaded (not persisted: a statistic,
+    /// the broker's `strom_group_rebalances_total`).
+    pub rebalances: u64,
 }
 
 impl ConsumerGroup {

@@ -44,6 +44,11 @@ pub(crate) fn emit(
     record: ConsumerRecord,
 ) {
     group.apply(&record);
+    // Only live changes go through here (a load applies records directly): a new group epoch
+    // is a rebalance.
+    if matches!(record, ConsumerRecord::GroupEpoch { epoch: Some(_), .. }) {
+        group.rebalances += 1;
+    }
     records.push(record.encode());
 }
 
