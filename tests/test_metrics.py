@@ -113,8 +113,8 @@ def test_metrics_follow_produce_and_fetch_of_a_topic(broker):
     assert after_fetch["process_open_fds"] > 0
     # Nothing failed: no request was undecodable or answered by closing the connection.
     assert not any(
-        value for name, value in after_fetch.items() if name.startswith("strom_request_errors_total")
-    ), {name: value for name, value in after_fetch.items() if "errors" in name}
+        value for name, value in after_fetch.items() if name.startswith("strom_request_failures_total")
+    ), {name: value for name, value in after_fetch.items() if "failures" in name}
 
 
 def test_active_connections_count_open_connections(broker):
@@ -151,7 +151,7 @@ def test_an_undecodable_request_counts_as_a_failed_request(broker):
         assert s.recv(1) == b""
     after = scrape(admin)
     assert after['strom_requests_total{api="unknown"}'] == 1
-    assert after['strom_request_errors_total{api="unknown"}'] == 1
+    assert after['strom_request_failures_total{api="unknown"}'] == 1
 
 
 def test_a_lagging_group_shows_its_lag(broker):
@@ -231,3 +231,56 @@ def test_two_consumers_joining_a_group_count_its_rebalances(broker_factory):
         first.close()
         if second is not None:
             second.close()
+
+
+def test_error_codes_of_responses_are_counted_per_api_and_error(broker_factory):
+    """strom_request_errors_total{api,error} counts the error codes the broker answers with: a
+    produce to a topic that does not exist (auto-creation off), the metadata of that topic asked
+    by confluent-kafka, and its consumer fetching past the end of a partition."""
+    from confluent_kafka import KafkaError
+
+    import kafka_wire as wire
+
+    broker = broker_factory(extra_args=["--set", "auto.create.topics.enable=false"])
+    admin = admin_address(broker)
+    before = scrape(admin)
+    missing, topic = unique_topic("missing"), unique_topic("errors")
+
+    # Produce, spoken on the wire: the client library would stop at the metadata's error.
+    batch = wire.record_batch([wire.Record(key=b"k", value=b"v")])
+    with wire.connect(broker.bootstrap) as sock:
+        payload = wire.roundtrip(sock, wire.produce_request_v3(missing, 0, batch, acks=1))
+    _, partitions = wire.parse_produce_response_v3(payload)
+    assert [p.error_code for p in partitions] == [3], partitions
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "strom-errors-unused",  # assign() is used
+            "auto.offset.reset": "error",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic=missing, timeout=10)
+        assert metadata.topics[missing].error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+        ck_create_topic(broker.bootstrap, topic, 1)
+        consumer.assign([TopicPartition(topic, 0, 1000)])
+        deadline = time.monotonic() + 20
+        while True:
+            assert time.monotonic() < deadline, "no offset-out-of-range error"
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is not None:
+                # librdkafka reports the broker's OFFSET_OUT_OF_RANGE as a failed offset reset.
+                assert message.error().code() == KafkaError._AUTO_OFFSET_RESET, message.error()
+                assert "Offset out of range" in message.error().str(), message.error()
+                break
+    finally:
+        consumer.close()
+
+    after = scrape(admin)
+    errors = {name: value for name, value in after.items() if name.startswith("strom_request_errors_total")}
+    unknown = 'strom_request_errors_total{api="%s",error="UNKNOWN_TOPIC_OR_PARTITION"}'
+    assert delta(before, after, unknown % "Produce") == 1, errors
+    assert delta(before, after, unknown % "Metadata") >= 1, errors
+    assert delta(before, after, 'strom_request_errors_total{api="Fetch",error="OFFSET_OUT_OF_RANGE"}') >= 1, errors

@@ -283,6 +283,7 @@ fn output_of(reply: Reply, context: ReplyContext) -> Output {
     let output = match reply {
         Reply::Response(body) => match encode_response(correlation_id, api_version, &body) {
             Ok(bytes) => {
+                metrics.requests.count_errors(api, &body);
                 if api == ApiKey::Fetch {
                     metrics.requests.fetch_response(bytes.len());
                 }

@@ -6,8 +6,9 @@
 //! is built once per broker and held by [`crate::server::Broker`].
 //!
 //! - [`topics`]: bytes and records in, bytes out, per topic (the produce and fetch handlers);
-//! - [`requests`]: requests, errors and latency per Kafka API, produce request and fetch
-//!   response sizes, open connections (the connection loop);
+//! - [`requests`]: requests, failures and latency per Kafka API, error codes of responses per
+//!   API and error ([`errors`]), produce request and fetch response sizes, open connections
+//!   (the connection loop);
 //! - [`fsync`]: fdatasync latency of the group commit (one histogram per process);
 //! - [`cleaner`]: cleanings completed, bytes read and written (the log cleaner);
 //! - [`partitions`], [`lag`], [`groups`] and [`process`]: figures read when the metrics are
@@ -22,6 +23,7 @@
 //! it once per topic of a request, never per record. No lock is held across I/O.
 
 pub mod cleaner;
+pub mod errors;
 pub mod fsync;
 mod groups;
 pub mod labels;

@@ -1,5 +1,6 @@
-//! The Kafka listener's metrics: requests, errors and latency per API, the sizes of produce
-//! requests and fetch responses, and the open connections.
+//! The Kafka listener's metrics: requests, failures (connection closed), error codes in
+//! responses and latency per API, the sizes of produce requests and fetch responses, and the
+//! open connections.
 
 use std::time::Instant;
 
@@ -8,9 +9,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
-use strom_protocol::messages::ApiKey;
+use strom_protocol::messages::{ApiKey, ResponseKind};
 
-use super::labels::ApiLabels;
+use super::errors::for_each_error;
+use super::labels::{ApiErrorLabels, ApiLabels, ErrorName};
 
 type HistogramFamily = Family<ApiLabels, Histogram, fn() -> Histogram>;
 
@@ -28,7 +30,8 @@ fn size_histogram() -> Histogram {
 #[derive(Debug, Clone)]
 pub struct RequestMetrics {
     requests: Family<ApiLabels, Counter>,
-    errors: Family<ApiLabels, Counter>,
+    failures: Family<ApiLabels, Counter>,
+    errors: Family<ApiErrorLabels, Counter>,
     duration: HistogramFamily,
     produce_request_bytes: Histogram,
     fetch_response_bytes: Histogram,
@@ -39,6 +42,7 @@ impl RequestMetrics {
     pub(super) fn register(registry: &mut Registry) -> RequestMetrics {
         let metrics = RequestMetrics {
             requests: Family::default(),
+            failures: Family::default(),
             errors: Family::default(),
             duration: HistogramFamily::new_with_constructor(duration_histogram),
             produce_request_bytes: size_histogram(),
@@ -51,9 +55,15 @@ impl RequestMetrics {
             metrics.requests.clone(),
         );
         registry.register(
-            "strom_request_errors",
+            "strom_request_failures",
             "Kafka requests that could not be decoded or handled (the connection was closed or \
              the response could not be encoded), by API",
+            metrics.failures.clone(),
+        );
+        registry.register(
+            "strom_request_errors",
+            "Error codes in Kafka responses (top-level and per topic, partition, group or \
+             member), by API and error name",
             metrics.errors.clone(),
         );
         registry.register_with_unit(
@@ -97,7 +107,19 @@ impl RequestMetrics {
     /// Counts an error of a request of `api` counted by [`RequestMetrics::started`]: it was
     /// answered by closing the connection, or its response could not be encoded.
     pub fn failed(&self, api: Option<ApiKey>) {
-        self.errors.get_or_create(&ApiLabels::new(api)).inc();
+        self.failures.get_or_create(&ApiLabels::new(api)).inc();
+    }
+
+    /// Counts every non-zero error code of `body`, a response of `api` about to be encoded.
+    pub fn count_errors(&self, api: ApiKey, body: &ResponseKind) {
+        let api = ApiLabels::new(Some(api)).api;
+        for_each_error(body, |code| {
+            let labels = ApiErrorLabels {
+                api,
+                error: ErrorName::new(code),
+            };
+            self.errors.get_or_create(&labels).inc();
+        });
     }
 
     /// Counts a request that could not be decoded (`api` is `None` when even its API key is
@@ -105,7 +127,7 @@ impl RequestMetrics {
     pub fn rejected(&self, api: Option<ApiKey>) {
         let labels = ApiLabels::new(api);
         self.requests.get_or_create(&labels).inc();
-        self.errors.get_or_create(&labels).inc();
+        self.failures.get_or_create(&labels).inc();
     }
 
     /// A produce request frame of `bytes` bytes arrived.

@@ -64,8 +64,8 @@ fn metrics_are_encoded_as_openmetrics_with_their_labels() {
         ("strom_requests_total{api=\"Produce\"}", 3.0),
         ("strom_requests_total{api=\"Fetch\"}", 1.0),
         ("strom_requests_total{api=\"unknown\"}", 1.0),
-        ("strom_request_errors_total{api=\"unknown\"}", 1.0),
-        ("strom_request_errors_total{api=\"Produce\"}", 1.0),
+        ("strom_request_failures_total{api=\"unknown\"}", 1.0),
+        ("strom_request_failures_total{api=\"Produce\"}", 1.0),
         ("strom_request_duration_seconds_count{api=\"Produce\"}", 3.0),
         // Started, not finished: counted as a request, not yet timed.
         ("strom_request_duration_seconds_count{api=\"Fetch\"}", 0.0),
@@ -102,4 +102,78 @@ fn metrics_are_encoded_as_openmetrics_with_their_labels() {
     }
     assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(CONTENT_TYPE.starts_with("application/openmetrics-text; version=1.0.0"));
+}
+
+#[test]
+fn error_codes_of_responses_are_counted_per_api_and_error_name() {
+    use strom_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
+    use strom_protocol::messages::{
+        FetchResponse, HeartbeatResponse, ProduceResponse, ResponseKind,
+    };
+    use strom_protocol::ResponseError;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let groups = crate::group_coordinator::GroupCoordinator::new();
+    let metrics = Metrics::new(
+        Arc::new(ReplicaManager::new(dir.path())),
+        groups.groups_view(),
+    );
+    let partition =
+        |code: ResponseError| PartitionProduceResponse::default().with_error_code(code.code());
+    let produce = ProduceResponse::default().with_responses(vec![
+        TopicProduceResponse::default().with_partition_responses(vec![
+            partition(ResponseError::UnknownTopicOrPartition),
+            PartitionProduceResponse::default(),
+            partition(ResponseError::UnknownTopicOrPartition),
+        ]),
+        TopicProduceResponse::default()
+            .with_partition_responses(vec![partition(ResponseError::NotLeaderOrFollower)]),
+    ]);
+    metrics
+        .requests
+        .count_errors(ApiKey::Produce, &ResponseKind::Produce(produce));
+    metrics.requests.count_errors(
+        ApiKey::Heartbeat,
+        &ResponseKind::Heartbeat(
+            HeartbeatResponse::default().with_error_code(ResponseError::RebalanceInProgress.code()),
+        ),
+    );
+    // A code the protocol does not define is one bounded label value.
+    metrics.requests.count_errors(
+        ApiKey::Fetch,
+        &ResponseKind::Fetch(FetchResponse::default().with_error_code(9999)),
+    );
+    metrics.requests.count_errors(
+        ApiKey::Heartbeat,
+        &ResponseKind::Heartbeat(HeartbeatResponse::default()),
+    );
+
+    let text = metrics.encode().expect("encodable");
+    for (name, value) in [
+        (
+            "strom_request_errors_total{api=\"Produce\",error=\"UNKNOWN_TOPIC_OR_PARTITION\"}",
+            2.0,
+        ),
+        (
+            "strom_request_errors_total{api=\"Produce\",error=\"NOT_LEADER_OR_FOLLOWER\"}",
+            1.0,
+        ),
+        (
+            "strom_request_errors_total{api=\"Heartbeat\",error=\"REBALANCE_IN_PROGRESS\"}",
+            1.0,
+        ),
+        (
+            "strom_request_errors_total{api=\"Fetch\",error=\"UNKNOWN\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in:\n{text}");
+    }
+    let lines = text
+        .lines()
+        .filter(|line| line.starts_with("strom_request_errors_total"))
+        .count();
+    assert_eq!(lines, 4, "no other error counted:\n{text}");
 }
