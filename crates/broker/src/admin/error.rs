@@ -1,5 +1,5 @@
 //! Failures of the admin API, answered as `{"error": "..."}` with a status code that says what
-//! went wrong: 400 for a malformed request, 404 for an unknown topic or endpoint, 405 for a
+//! went wrong: 400 for a malformed request, 404 for an unknown topic, group or endpoint, 405 for a
 //! method an endpoint does not serve, 500 when the broker itself failed, 503 while the broker is
 //! still recovering its logs.
 
@@ -15,6 +15,8 @@ pub enum AdminError {
     BadRequest(String),
     #[error("unknown topic {0:?}")]
     UnknownTopic(String),
+    #[error("unknown group {0:?}")]
+    UnknownGroup(String),
     #[error("no such endpoint: {0}")]
     NoSuchEndpoint(String),
     #[error("method {0} is not allowed on this endpoint")]
@@ -29,7 +31,9 @@ impl AdminError {
     pub fn status(&self) -> StatusCode {
         match self {
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AdminError::UnknownTopic(_) | AdminError::NoSuchEndpoint(_) => StatusCode::NOT_FOUND,
+            AdminError::UnknownTopic(_)
+            | AdminError::UnknownGroup(_)
+            | AdminError::NoSuchEndpoint(_) => StatusCode::NOT_FOUND,
             AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -15,12 +15,16 @@
 //!   encodes; Prometheus asks for it first);
 //! - `/v1/topics`, `/v1/topics/{name}`: the topics this broker hosts, and per partition its
 //!   offsets, size and where log compaction stands ([`topics`]);
+//! - `/v1/groups`, `/v1/groups/{id}`: the consumer groups (state, protocol, members, total lag),
+//!   and one group's members with their assignments and its committed offsets with the high
+//!   watermark, log end offset and lag of each partition ([`groups`]);
 //! - `/v1/log-level` (`GET`, and `PUT` with `{"level": "..."}`): the log filter, changed at run
 //!   time ([`log_level`]).
 //!
 //! Failures are `{"error": "..."}` with a status code that says what went wrong ([`error`]).
 
 pub mod error;
+pub mod groups;
 pub mod log_level;
 pub mod readiness;
 pub mod topics;
@@ -119,6 +123,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{name}", get(topics::describe))
+        .route("/v1/groups", get(groups::list))
+        .route("/v1/groups/{id}", get(groups::describe))
         .route("/v1/log-level", get(log_level::get).put(log_level::put))
         .fallback(error::no_such_endpoint)
         .method_not_allowed_fallback(error::method_not_allowed)

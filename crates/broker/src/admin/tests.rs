@@ -10,10 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::ErrorBody;
+use super::groups::{
+    decode_assignment, GroupDescription, GroupList, GroupMember, GroupOffset, TopicAssignment,
+};
 use super::readiness::Readiness;
 use super::topics::{CompactionStatus, LastCleaning, TopicDescription, TopicList, TopicListing};
 use super::{AdminListener, AdminState, Health};
 use crate::config::{BrokerConfig, HostPort};
+use crate::group_coordinator::{GroupSnapshot, MemberSnapshot};
 use crate::server::{Broker, BrokerHandle};
 
 async fn start_broker(dir: &tempfile::TempDir, extra: &[&str]) -> BrokerHandle {
@@ -299,4 +303,147 @@ fn compaction_status_carries_the_cleaning_state_and_the_last_cleaning() {
             "last_cleaning"
         ]
     );
+}
+
+#[tokio::test]
+async fn groups_endpoints_list_nothing_and_answer_404_for_an_unknown_group() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handle = start_broker(&dir, &[]).await;
+    let admin = handle.admin_addr();
+    let (status, list): (_, GroupList) = get_json(admin, "/v1/groups").await;
+    assert_eq!((status, list.groups.len()), (200, 0));
+    let (status, error): (_, ErrorBody) = get_json(admin, "/v1/groups/nobody").await;
+    assert_eq!(status, 404);
+    assert!(
+        error.error.contains("unknown group \"nobody\""),
+        "{error:?}"
+    );
+    handle.shutdown().await;
+}
+
+/// A `ConsumerProtocolAssignment` v0: topics with partitions, then null user data.
+fn encoded_assignment(topics: &[(&str, &[i32])]) -> Vec<u8> {
+    let mut out = 0i16.to_be_bytes().to_vec();
+    out.extend((topics.len() as i32).to_be_bytes());
+    for (topic, partitions) in topics {
+        out.extend((topic.len() as i16).to_be_bytes());
+        out.extend(topic.as_bytes());
+        out.extend((partitions.len() as i32).to_be_bytes());
+        for p in *partitions {
+            out.extend(p.to_be_bytes());
+        }
+    }
+    out.extend((-1i32).to_be_bytes());
+    out
+}
+
+#[test]
+fn classic_assignments_are_decoded_and_garbage_is_not_trusted() {
+    let bytes = encoded_assignment(&[("orders", &[2, 0]), ("audit", &[1])]);
+    assert_eq!(
+        decode_assignment(&bytes),
+        Some(vec![
+            TopicAssignment {
+                topic: "audit".into(),
+                partitions: vec![1]
+            },
+            TopicAssignment {
+                topic: "orders".into(),
+                partitions: vec![0, 2]
+            },
+        ])
+    );
+    assert_eq!(decode_assignment(&[]), Some(vec![]));
+    for cut in 1..bytes.len() - 4 {
+        assert_eq!(decode_assignment(&bytes[..cut]), None, "cut at {cut}");
+    }
+    // A count far beyond the bytes present ends at the end of the bytes.
+    let mut huge = 0i16.to_be_bytes().to_vec();
+    huge.extend(i32::MAX.to_be_bytes());
+    assert_eq!(decode_assignment(&huge), None);
+    assert_eq!(decode_assignment(&[0xff, 0xff, 0, 0, 0, 0]), None);
+}
+
+#[test]
+fn a_group_description_carries_members_assignments_and_lag() {
+    let member =
+        |id: &str, assignment: Option<Vec<u8>>, assigned: Vec<(String, Vec<i32>)>| MemberSnapshot {
+            member_id: id.into(),
+            client_id: format!("client-{id}"),
+            client_host: "/127.0.0.1".into(),
+            classic_assignment: assignment.map(Into::into),
+            assigned,
+        };
+    let snapshot = GroupSnapshot {
+        group_id: "billing".into(),
+        group_type: "classic",
+        state: "Stable".into(),
+        protocol_type: "consumer".into(),
+        members: vec![
+            member("b", Some(encoded_assignment(&[("orders", &[1])])), vec![]),
+            member("a", Some(encoded_assignment(&[("orders", &[0])])), vec![]),
+        ],
+    };
+    let offsets = vec![
+        GroupOffset {
+            topic: "orders".into(),
+            partition: 0,
+            committed_offset: 10,
+            high_watermark: Some(15),
+            log_end_offset: Some(15),
+            lag: 5,
+        },
+        GroupOffset {
+            topic: "orders".into(),
+            partition: 1,
+            committed_offset: 3,
+            high_watermark: Some(10),
+            log_end_offset: Some(12),
+            lag: 7,
+        },
+    ];
+    let described = GroupDescription::new(snapshot, offsets);
+    assert_eq!(described.lag, 12);
+    assert_eq!(
+        described.members,
+        vec![
+            GroupMember {
+                member_id: "a".into(),
+                client_id: "client-a".into(),
+                client_host: "/127.0.0.1".into(),
+                assignment: vec![TopicAssignment {
+                    topic: "orders".into(),
+                    partitions: vec![0]
+                }],
+            },
+            GroupMember {
+                member_id: "b".into(),
+                client_id: "client-b".into(),
+                client_host: "/127.0.0.1".into(),
+                assignment: vec![TopicAssignment {
+                    topic: "orders".into(),
+                    partitions: vec![1]
+                }],
+            },
+        ]
+    );
+    // A KIP-848 member's assignment is the coordinator's, by topic name.
+    let consumer = GroupDescription::new(
+        GroupSnapshot {
+            group_id: "new".into(),
+            group_type: "consumer",
+            state: "Stable".into(),
+            protocol_type: "consumer".into(),
+            members: vec![member("c", None, vec![("orders".into(), vec![0, 1])])],
+        },
+        vec![],
+    );
+    assert_eq!(
+        consumer.members[0].assignment,
+        vec![TopicAssignment {
+            topic: "orders".into(),
+            partitions: vec![0, 1]
+        }]
+    );
+    assert_eq!(consumer.lag, 0);
 }

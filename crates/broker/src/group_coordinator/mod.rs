@@ -353,6 +353,26 @@ impl GroupsView {
         out
     }
 
+    /// Every group as it is now: protocol, state and members (the admin API's `/v1/groups`).
+    pub fn groups(&self) -> Vec<GroupSnapshot> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut out = Vec::new();
+        for shard in shards {
+            let state = shard.state.lock();
+            let ids: Vec<String> = state.group_ids().map(str::to_string).collect();
+            out.extend(ids.iter().filter_map(|id| GroupSnapshot::of(&state, id)));
+        }
+        out
+    }
+
+    /// One group as it is now, if it exists.
+    pub fn group(&self, group_id: &str) -> Option<GroupSnapshot> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        shards
+            .iter()
+            .find_map(|shard| GroupSnapshot::of(&shard.state.lock(), group_id))
+    }
+
     /// Every group's rebalances since it was created or loaded: (group, count).
     pub fn rebalances(&self) -> Vec<(String, u64)> {
         let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
@@ -366,5 +386,86 @@ impl GroupsView {
             );
         }
         out
+    }
+}
+
+/// A group as the admin API shows it, copied out of its shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSnapshot {
+    pub group_id: String,
+    /// `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848).
+    pub group_type: &'static str,
+    /// Kafka's state names (`Stable`, `PreparingRebalance`, `Empty`, ...).
+    pub state: String,
+    /// `consumer`, `connect`, ...; empty for a group that only commits offsets.
+    pub protocol_type: String,
+    pub members: Vec<MemberSnapshot>,
+}
+
+/// One member of a [`GroupSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSnapshot {
+    pub member_id: String,
+    pub client_id: String,
+    pub client_host: String,
+    /// What a classic member was assigned, as the group leader encoded it (the consumer
+    /// protocol's `ConsumerProtocolAssignment` for `consumer` groups).
+    pub classic_assignment: Option<bytes::Bytes>,
+    /// What a consumer group member owns: (topic name, partitions), by topic name.
+    pub assigned: Vec<(String, Vec<i32>)>,
+}
+
+impl GroupSnapshot {
+    fn of(state: &GroupCoordinatorShard, group_id: &str) -> Option<GroupSnapshot> {
+        if let Some(group) = state.classic_group(group_id) {
+            let members = group
+                .members
+                .values()
+                .map(|m| MemberSnapshot {
+                    member_id: m.member_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    classic_assignment: Some(m.assignment.clone()),
+                    assigned: Vec::new(),
+                })
+                .collect();
+            return Some(GroupSnapshot {
+                group_id: group_id.to_owned(),
+                group_type: "classic",
+                state: group.state.as_str().to_owned(),
+                protocol_type: group.protocol_type.clone().unwrap_or_default(),
+                members,
+            });
+        }
+        let group = state.consumer_group(group_id)?;
+        let name_of = |id: &uuid::Uuid| {
+            group
+                .subscription_metadata
+                .iter()
+                .find(|t| t.topic_id == *id)
+                .map_or_else(|| id.to_string(), |t| t.name.clone())
+        };
+        let members = group
+            .members
+            .values()
+            .map(|m| MemberSnapshot {
+                member_id: m.member_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                classic_assignment: None,
+                assigned: m
+                    .assigned
+                    .iter()
+                    .map(|(id, partitions)| (name_of(id), partitions.iter().copied().collect()))
+                    .collect(),
+            })
+            .collect();
+        Some(GroupSnapshot {
+            group_id: group_id.to_owned(),
+            group_type: "consumer",
+            state: group.state().as_str().to_owned(),
+            protocol_type: "consumer".to_owned(),
+            members,
+        })
     }
 }
