@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures::stream::{FuturesOrdered, StreamExt};
 use strom_protocol::frame::{read_frame, FrameError};
 use strom_protocol::messages::{ApiKey, ResponseKind};
-use strom_protocol::{decode_request, encode_response, DecodeError};
+use strom_protocol::{decode_request, encode_response_frame, DecodeError, ResponseFrame};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -37,7 +37,7 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 /// What to do with the connection once a reply is ready.
 enum Output {
-    Write(Bytes),
+    Write(ResponseFrame),
     Skip,
     Close,
 }
@@ -256,7 +256,9 @@ async fn handle(
 /// Writes one output; false when the connection must end.
 async fn write(writer: &mut OwnedWriteHalf, output: Output, peer: SocketAddr) -> bool {
     match output {
-        Output::Write(response) => match writer.write_all(&response).await {
+        // A fetch response's record sets are separate chunks: one vectored write sends them
+        // from the buffers they were read into.
+        Output::Write(mut response) => match writer.write_all_buf(&mut response).await {
             Ok(()) => true,
             Err(error) => {
                 tracing::debug!(%peer, %error, "cannot write response");
@@ -281,13 +283,13 @@ fn output_of(reply: Reply, context: ReplyContext) -> Output {
         timer,
     } = context;
     let output = match reply {
-        Reply::Response(body) => match encode_response(correlation_id, api_version, &body) {
-            Ok(bytes) => {
+        Reply::Response(body) => match encode_response_frame(correlation_id, api_version, &body) {
+            Ok(frame) => {
                 metrics.requests.count_errors(api, &body);
                 if api == ApiKey::Fetch {
-                    metrics.requests.fetch_response(bytes.len());
+                    metrics.requests.fetch_response(frame.len());
                 }
-                Output::Write(bytes)
+                Output::Write(frame)
             }
             Err(error) => {
                 tracing::error!(%peer, %error, api_version, "cannot encode response; closing connection");

@@ -14,7 +14,7 @@ pub use kafka_protocol::messages;
 pub use kafka_protocol::protocol::StrBytes;
 pub use kafka_protocol::ResponseError;
 pub use request::{decode_request, DecodeError, Request};
-pub use response::{encode_response, EncodeError};
+pub use response::{encode_response, encode_response_frame, EncodeError, ResponseFrame};
 
 /// Builds a `StrBytes` from an owned string without copying.
 pub fn str_bytes(s: impl Into<String>) -> StrBytes {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::{IoContext, StorageError};
+use crate::segment::read_header_at;
 use strom_records::header::BATCH_HEADER_LEN;
 use strom_records::BatchHeader;
 
@@ -74,7 +75,7 @@ impl ReadPlan {
         let mut skip = 0usize;
         let mut next_offset = None;
         'segments: for (i, seg) in self.segments.iter().enumerate() {
-            let mut pos = if i == 0 { seg.start } else { 0 };
+            let mut pos = if i == 0 { self.first_position(seg)? } else { 0 };
             // A batch larger than the budget that must still be returned whole (KIP-74).
             let mut must_read = 0u64;
             while pos < seg.end {
@@ -96,6 +97,11 @@ impl ReadPlan {
                 let chunk_len = usize::try_from(chunk)
                     .map_err(|_| corrupt(seg, pos, "read does not fit in memory"))?;
                 let at = buf.len();
+                if buf.capacity() == 0 {
+                    // Room for small batches before `fetch_offset` too, so that reading the
+                    // rest of a batch cut by the first read does not reallocate (and copy).
+                    buf.reserve_exact(chunk_len.saturating_add(SKIP_SLACK));
+                }
                 read_into(&mut buf, &seg.file, pos, chunk_len)
                     .ctx(|| format!("read {chunk_len} bytes at {pos} of {}", seg.path.display()))?;
                 // Walk the batches that are whole in this chunk.
@@ -165,6 +171,32 @@ impl ReadPlan {
         })
     }
 }
+
+impl ReadPlan {
+    /// Where reading the first segment starts. The offset index maps batches' last offsets
+    /// to positions, so it points at a batch before the wanted one (usually the one just
+    /// before). Large batches before `fetch_offset` are stepped over by reading their headers
+    /// alone; small ones are read with the rest and dropped, which costs less than a header
+    /// read each.
+    fn first_position(&self, seg: &PlanSegment) -> Result<u64, StorageError> {
+        let mut pos = seg.start;
+        while seg.end.saturating_sub(pos) >= BATCH_HEADER_LEN as u64 {
+            let header = read_header_at(&seg.file, &seg.path, pos, seg.end)?;
+            if header.last_offset() >= self.fetch_offset || header.total_len() < STEP_OVER_MIN {
+                break;
+            }
+            pos += header.total_len() as u64;
+        }
+        Ok(pos)
+    }
+}
+
+/// Batches before the fetch offset at least this large are stepped over instead of read.
+const STEP_OVER_MIN: usize = 16 * 1024;
+
+/// Extra room in a read's buffer for small batches read before the fetch offset (the index
+/// interval's worth, which they stay below by default, and some).
+const SKIP_SLACK: usize = 16 * 1024;
 
 /// Appends exactly `len` bytes read at `offset` to `buf`, reading into its spare capacity (no
 /// zero-filling first: the read is the first write of that memory).

@@ -141,6 +141,45 @@ fn min_one_batch_returns_an_oversized_batch() {
     assert_eq!(split(&d.records).len(), 1);
 }
 
+/// Fetches from every offset over large batches (stepped over by their headers when before the
+/// fetch offset) and small ones (read and dropped), with budgets that cut a batch in half.
+#[test]
+fn reads_from_every_offset_over_large_and_small_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
+    let shapes: [(usize, usize); 8] = [
+        (3, 7000),
+        (2, 30),
+        (1, 40_000),
+        (1, 20),
+        (2, 15_000),
+        (4, 10),
+        (1, 70_000),
+        (1, 5),
+    ];
+    let written: Vec<Appended> = shapes
+        .iter()
+        .map(|&(n, len)| append(&mut log, &vec![1; n], len, 0))
+        .collect();
+    for from in 0..log.log_end_offset() {
+        let first = written.iter().position(|w| w.last >= from).unwrap();
+        let plan = log.read_plan(from, i64::MAX).unwrap();
+        for budget in [usize::MAX, 50_000, 20_000, 100] {
+            let got = plan.read(budget, true).unwrap();
+            // Whole batches from the one holding `from`, while they fit (the first always).
+            let mut expected = Vec::new();
+            for w in &written[first..] {
+                if !expected.is_empty() && expected.len() + w.bytes.len() > budget {
+                    break;
+                }
+                expected.extend_from_slice(&w.bytes);
+            }
+            assert_eq!(got.records.len(), expected.len(), "from {from} budget {budget}");
+            assert!(got.records[..] == expected[..], "from {from} budget {budget}");
+        }
+    }
+}
+
 #[test]
 fn read_plan_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
