@@ -40,6 +40,8 @@ enum Command {
     /// List and describe transactions and the producers writing to a topic.
     #[command(subcommand)]
     Txn(cli::txn::TxnCommand),
+    /// A live view of a broker: throughput per topic and lag per consumer group (admin API).
+    Top(cli::top::TopArgs),
     /// Measure throughput and latency (produce, consume, end to end) and the machine's limits.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -56,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Group(cmd) => cli::run(cli::group::run(cmd)),
         Command::Txn(cmd) => cli::run(cli::txn::run(cmd)),
         Command::Bench(cmd) => cli::run(cli::bench::run(cmd)),
+        Command::Top(args) => cli::top::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

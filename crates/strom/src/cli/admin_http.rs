@@ -1,5 +1,5 @@
 //! The CLI's client of the broker's admin HTTP API (`admin.listen`, see `strom_broker::admin`):
-//! the `--admin URL` flag and one blocking JSON GET.
+//! the `--admin URL` flag and blocking GETs of JSON and text.
 //!
 //! The client is `ureq` (blocking; callers run it on a blocking thread): the smallest well-kept
 //! HTTP client, built without TLS (the admin API is plain HTTP) and sharing `http` and
@@ -59,6 +59,19 @@ pub fn url(base: &str, path: &str) -> String {
 
 /// GETs `url` and decodes its JSON answer.
 pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AdminGetError> {
+    get(url, |body| body.read_json::<T>())
+}
+
+/// GETs `url` and returns its text answer (`/metrics`).
+pub fn get_text(url: &str) -> Result<String, AdminGetError> {
+    get(url, |body| body.read_to_string())
+}
+
+/// GETs `url` and reads a successful answer's body with `read`.
+fn get<T>(
+    url: &str,
+    read: impl FnOnce(&mut ureq::Body) -> Result<T, ureq::Error>,
+) -> Result<T, AdminGetError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .proxy(None)
@@ -72,9 +85,7 @@ pub fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, AdminGetError> {
         .map_err(|error| AdminGetError::Unreachable(error.to_string()))?;
     let status = response.status();
     if status.is_success() {
-        return response
-            .body_mut()
-            .read_json::<T>()
+        return read(response.body_mut())
             .map_err(|error| AdminGetError::Unexpected(error.to_string()));
     }
     let reason = response

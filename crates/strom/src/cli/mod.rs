@@ -10,6 +10,7 @@ pub mod format;
 pub mod group;
 pub mod produce;
 pub mod table;
+pub mod top;
 pub mod topic;
 pub mod txn;
 pub mod wire;
