@@ -6,6 +6,13 @@
 //! - `durable_offset` never exceeds the log end offset, and every offset below it has been
 //!   fdatasynced; it only grows (truncation comes with replication and will reset it);
 //! - a fetch waiter registered before an append is woken by that append.
+//!
+//! Logs: the partition's work on its log (appends and the segment rolls they cause, retention,
+//! DeleteRecords, compaction, producer expiry, close) runs in the partition's span, a root span
+//! named `partition` with `topic` and `partition` fields made once per hosted partition (see
+//! [`span`]), so that every event the storage engine logs there carries them (in the JSON logs,
+//! under `span`). Entering it costs no allocation. Being a root span, it replaces the request's
+//! span for those events.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
@@ -68,6 +75,14 @@ pub struct Partition {
     /// Set when the topic is deleted while requests still hold the partition: appends are
     /// refused, and the parked directory is removed when the last holder lets go.
     retired: Retired,
+    /// Entered around the work on the log: its events carry `topic` and `partition`.
+    span: tracing::Span,
+}
+
+/// The span of one partition's work on its log: `partition{topic, partition}`, with no parent
+/// (it outlives whatever request or task created it).
+pub fn span(topic: &str, index: i32) -> tracing::Span {
+    tracing::info_span!(parent: None, "partition", topic, partition = index)
 }
 
 /// Where a deleted partition's directory was parked; removed when the partition is dropped.
@@ -106,7 +121,6 @@ impl Partition {
         let log_start = log.log_start_offset();
         let first_unstable = log.first_unstable_offset().unwrap_or(i64::MAX);
         Self {
-            topic,
             topic_id,
             index,
             log: Mutex::new(log),
@@ -123,6 +137,8 @@ impl Partition {
             last_flush_ms: AtomicI64::new(now_ms),
             waiters: Mutex::new(Vec::new()),
             retired: Retired::default(),
+            span: span(&topic, index),
+            topic,
         }
     }
 
@@ -178,6 +194,7 @@ impl Partition {
         origin: AppendOrigin<'_>,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
+        let _span = self.span.enter();
         let info = {
             let mut log = self.log.lock();
             if self.retired.0.lock().is_some() {
@@ -297,6 +314,7 @@ impl Partition {
 
     /// Forgets producers idle for longer than `producer.id.expiration.ms`.
     pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        let _span = self.span.enter();
         self.log
             .lock()
             .remove_expired_producers(now_ms, expiration_ms)
@@ -312,6 +330,7 @@ impl Partition {
 
     /// DeleteRecords: moves the log start offset up to `offset`.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, StorageError> {
+        let _span = self.span.enter();
         let mut log = self.log.lock();
         let start = log.delete_records_before(offset)?;
         self.log_start_offset.store(start, Ordering::Release);
@@ -323,6 +342,7 @@ impl Partition {
     /// `cleanup.policy` includes `delete` lose data to time and size retention; compacted
     /// topics keep everything until the cleaner has dealt with it.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        let _span = self.span.enter();
         if !self.config().cleanup_policy.delete {
             return Ok(0);
         }
@@ -373,6 +393,7 @@ impl Partition {
         throttle: &mut dyn FnMut(u64),
         stop: &AtomicBool,
     ) -> Result<Option<CleaningStats>, StorageError> {
+        let _span = self.span.enter();
         let Some(plan) = self.log.lock().plan_cleaning(now_ms, settings) else {
             return Ok(None);
         };
@@ -424,11 +445,13 @@ impl Partition {
 
     /// Flushes and closes the log cleanly (writes its indexes and the clean-shutdown marker).
     pub fn close(self) -> Result<(), StorageError> {
+        let _span = self.span.clone().entered();
         self.log.into_inner().close()
     }
 
     /// Deletes the log's files (topic deletion).
     pub fn delete(self) -> Result<(), StorageError> {
+        let _span = self.span.clone().entered();
         self.log.into_inner().delete()
     }
 }

@@ -74,7 +74,9 @@ impl ReplicaManager {
         }
         let dir = self.data_dir.join(key.dir_name());
         let now = now_ms();
-        let (log, report) = Log::open(&dir, crate::engine_config::log_config(&config), now)?;
+        // Recovery's events (truncation of a torn tail, the opened log) name the partition.
+        let (log, report) = crate::partition::span(topic, partition)
+            .in_scope(|| Log::open(&dir, crate::engine_config::log_config(&config), now))?;
         tracing::debug!(topic, partition, ?report, "partition log opened");
         let hosted = Arc::new(Partition::new(
             topic.to_string(),
