@@ -174,8 +174,15 @@ fn reads_from_every_offset_over_large_and_small_batches() {
                 }
                 expected.extend_from_slice(&w.bytes);
             }
-            assert_eq!(got.records.len(), expected.len(), "from {from} budget {budget}");
-            assert!(got.records[..] == expected[..], "from {from} budget {budget}");
+            assert_eq!(
+                got.records.len(),
+                expected.len(),
+                "from {from} budget {budget}"
+            );
+            assert!(
+                got.records[..] == expected[..],
+                "from {from} budget {budget}"
+            );
         }
     }
 }

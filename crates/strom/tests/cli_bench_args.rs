@@ -1,4 +1,4 @@
-//! `strom bench produce | consume | e2e` through the real binary: help, argument validation,
+//! `strom bench produce | consume | e2e | fetch` through the real binary: help, argument validation,
 //! a clear error for an unreachable broker, and one small run against a real server whose
 //! JSON report is checked for counts (never for timings).
 
@@ -117,6 +117,11 @@ fn bad_arguments_are_rejected() {
         (&["bench", "produce", "--partitions", "0"], "--partitions"),
         (&["bench", "consume", "--consumers", "0"], "--consumers"),
         (&["bench", "e2e", "--rate", "fast"], "--rate"),
+        (
+            &["bench", "fetch", "--partition-max-bytes", "0"],
+            "--partition-max-bytes",
+        ),
+        (&["bench", "fetch", "--duration", "0"], "--duration"),
     ];
     for (args, mention) in cases {
         let output = strom(args);
@@ -170,6 +175,31 @@ fn unreachable_broker_fails_fast_with_a_clear_message() {
             "{command} took {elapsed:?}"
         );
     }
+}
+
+#[test]
+fn bench_fetch_has_help_and_fails_fast_without_a_broker() {
+    let output = strom(&["bench", "fetch", "--help"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for flag in [
+        "--brokers",
+        "--topic",
+        "--duration",
+        "--partition-max-bytes",
+        "--json",
+    ] {
+        assert!(text.contains(flag), "{flag} missing in {text}");
+    }
+    let started = Instant::now();
+    let output = strom(&["bench", "fetch", "--brokers", "127.0.0.1:1"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot connect to 127.0.0.1:1"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]
@@ -229,6 +259,25 @@ fn produce_then_consume_counts_records() {
     assert_eq!(consumed["records"], 2000, "{consumed}");
     assert_eq!(consumed["bytes"], 200_000, "{consumed}");
     assert_eq!(consumed["partitions"], 2, "{consumed}");
+
+    // The bare fetcher counts the same records from the batch headers alone.
+    let fetched = bench_json(&[
+        "bench",
+        "fetch",
+        "--brokers",
+        brokers,
+        "--topic",
+        "bench",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(fetched["records"], 2000, "{fetched}");
+    assert_eq!(fetched["available"], 2000, "{fetched}");
+    assert!(fetched["bytes"].as_u64().unwrap_or(0) > 0, "{fetched}");
+    for field in ["records_per_sec", "bytes_per_sec", "elapsed_s"] {
+        assert!(fetched[field].is_number(), "{field} in {fetched}");
+    }
+    assert!(fetched["latency_ms"]["p99"].is_number(), "{fetched}");
 
     let some = bench_json(&[
         "bench",

@@ -1,4 +1,4 @@
-//! `strom bench`: load generators against a broker (produce, consume, end to end) in the spirit
+//! `strom bench`: load generators against a broker (produce, consume, end to end, bare fetch) in the spirit
 //! of kafka-producer-perf-test and rdkafka_performance, and the machine baselines (disk,
 //! network) their figures are compared with.
 //!
@@ -9,6 +9,7 @@ pub mod baseline;
 mod common;
 mod consume;
 mod e2e;
+mod fetch;
 mod produce;
 mod progress;
 mod stats;
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Consume(consume::ConsumeArgs),
     /// Produce at a rate and consume the same records; report end-to-end and ack latency.
     E2e(e2e::E2eArgs),
+    /// Read a topic with bare Fetch requests (no record decoding); report what the broker serves.
+    Fetch(fetch::FetchArgs),
     /// Sequential write with fdatasync and fdatasync latency on a directory's filesystem.
     Disk(baseline::DiskArgs),
     /// Loopback TCP bandwidth with a sender/receiver pair.
@@ -34,6 +37,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Produce(args) => produce::run(args).await,
         BenchCommand::Consume(args) => consume::run(args).await,
         BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::Fetch(args) => fetch::run(args).await,
         BenchCommand::Disk(args) => baseline::disk(args),
         BenchCommand::Net(args) => baseline::net(args),
     }
