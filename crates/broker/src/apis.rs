@@ -16,6 +16,8 @@ use crate::server::Broker;
 pub enum Reply {
     /// Send this response.
     Response(ResponseKind),
+    /// Send this Fetch response, whose record sets may be left in segment files.
+    Fetch(Box<FetchReply>),
     /// Send nothing (a produce with acks=0 that succeeded).
     None,
     /// Close the connection (a produce with acks=0 that failed: the client learns of it only so).
@@ -23,6 +25,14 @@ pub enum Reply {
     /// The reply comes later (a produce waiting for its data to be durable); meanwhile the
     /// connection handles its next requests and queues their replies behind this one.
     Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>),
+}
+
+/// A Fetch response and its record sets, one per partition in the order the response lists
+/// them, which take the place of the partitions' `records` fields when it is encoded (see
+/// `strom_protocol::fetch_frame`).
+pub struct FetchReply {
+    pub response: strom_protocol::messages::FetchResponse,
+    pub records: Vec<Option<strom_protocol::RecordParts>>,
 }
 
 /// Who sent a request: what handlers need beyond the request itself.
@@ -72,7 +82,7 @@ async fn dispatch(
             handlers::metadata::handle(broker, req, version).await,
         )),
         RequestKind::Produce(req) => handlers::produce::handle(broker, req, version).await,
-        RequestKind::Fetch(req) => Reply::Response(ResponseKind::Fetch(
+        RequestKind::Fetch(req) => Reply::Fetch(Box::new(
             handlers::fetch::handle(broker, req, version).await,
         )),
         RequestKind::ListOffsets(req) => Reply::Response(ResponseKind::ListOffsets(

@@ -20,13 +20,15 @@ use bytes::Bytes;
 use futures::stream::{FuturesOrdered, StreamExt};
 use strom_protocol::frame::{read_frame, FrameError};
 use strom_protocol::messages::{ApiKey, ResponseKind};
-use strom_protocol::{decode_request, encode_response_frame, DecodeError, ResponseFrame};
+use strom_protocol::{
+    decode_request, encode_fetch_frame, encode_response_frame, DecodeError, ResponseFrame,
+};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::apis::{self, Reply};
+use crate::apis::{self, FetchReply, Reply};
 use crate::metrics::{Metrics, RequestTimer};
 use crate::server::Broker;
 
@@ -256,9 +258,9 @@ async fn handle(
 /// Writes one output; false when the connection must end.
 async fn write(writer: &mut OwnedWriteHalf, output: Output, peer: SocketAddr) -> bool {
     match output {
-        // A fetch response's record sets are separate chunks: one vectored write sends them
-        // from the buffers they were read into.
-        Output::Write(mut response) => match writer.write_all_buf(&mut response).await {
+        // A fetch response's record sets are separate chunks, sent from the buffers they were
+        // read into or from the segment files.
+        Output::Write(response) => match crate::send_frame::write_frame(writer, response).await {
             Ok(()) => true,
             Err(error) => {
                 tracing::debug!(%peer, %error, "cannot write response");
@@ -296,6 +298,22 @@ fn output_of(reply: Reply, context: ReplyContext) -> Output {
                 Output::Close
             }
         },
+        Reply::Fetch(fetch) => {
+            let FetchReply { response, records } = *fetch;
+            match encode_fetch_frame(correlation_id, api_version, &response, &records) {
+                Ok(frame) => {
+                    metrics
+                        .requests
+                        .count_errors(api, &ResponseKind::Fetch(response));
+                    metrics.requests.fetch_response(frame.len());
+                    Output::Write(frame)
+                }
+                Err(error) => {
+                    tracing::error!(%peer, %error, api_version, "cannot encode response; closing connection");
+                    Output::Close
+                }
+            }
+        }
         Reply::None => Output::Skip,
         Reply::Close => Output::Close,
         // A deferred reply resolves to a final one; a nested deferral is a broker bug.

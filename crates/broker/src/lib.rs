@@ -21,6 +21,7 @@ pub mod log_cleaner;
 pub mod metrics;
 pub mod partition;
 pub mod replica_manager;
+pub mod send_frame;
 pub mod server;
 pub mod topic_name;
 pub mod txn_coordinator;

@@ -172,7 +172,138 @@ impl ReadPlan {
     }
 }
 
+/// A piece of a fetch read: bytes read into memory, or a range of a segment file left where
+/// it is (for `sendfile`).
+#[derive(Debug, Clone)]
+pub enum ReadPart {
+    Memory(Bytes),
+    File {
+        file: Arc<File>,
+        position: u64,
+        len: usize,
+    },
+}
+
+impl ReadPart {
+    pub fn len(&self) -> usize {
+        match self {
+            ReadPart::Memory(bytes) => bytes.len(),
+            ReadPart::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The result of [`ReadPlan::read_parts`]: the same batches [`ReadPlan::read`] returns, as
+/// file ranges where the batches are large and in memory where they are small.
+#[derive(Debug, Clone)]
+pub struct FetchParts {
+    pub parts: Vec<ReadPart>,
+    /// Offset after the last returned batch (`None` when nothing was returned).
+    pub next_offset: Option<i64>,
+}
+
+impl FetchParts {
+    /// Bytes over all parts.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(ReadPart::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Batches at least this large are sent from the segment file (located by reading their
+/// headers alone); from the first smaller one on, a read copies (one large read costs less
+/// than a header read per batch).
+pub const ZERO_COPY_MIN_BATCH: usize = 64 * 1024;
+
+/// Small batches before the fetch offset that [`ReadPlan::read_parts`] steps over by their
+/// headers before it reads into memory instead.
+const STEP_OVER_SMALL_MAX: usize = 4;
+
 impl ReadPlan {
+    /// Like [`ReadPlan::read`], but leaves large batches in their segment files: their headers
+    /// are read to find where the batches start and end, and their bytes are returned as file
+    /// ranges to be sent with `sendfile`. From the first batch smaller than
+    /// [`ZERO_COPY_MIN_BATCH`] on, the rest is read into memory as `read` does.
+    pub fn read_parts(
+        &self,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<FetchParts, StorageError> {
+        let mut parts = Vec::new();
+        let mut kept = 0usize;
+        let mut next_offset = None;
+        let mut stepped_over = 0;
+        for (i, seg) in self.segments.iter().enumerate() {
+            let mut pos = if i == 0 { self.first_position(seg)? } else { 0 };
+            while pos < seg.end {
+                if seg.end - pos < BATCH_HEADER_LEN as u64 {
+                    return Err(corrupt(seg, pos, "batch header past segment end"));
+                }
+                let h = read_header_at(&seg.file, &seg.path, pos, seg.end)?;
+                let len = h.total_len();
+                if pos + len as u64 > seg.end {
+                    return Err(corrupt(seg, pos, "batch runs past segment end"));
+                }
+                let before = h.last_offset() < self.fetch_offset;
+                if before && len < ZERO_COPY_MIN_BATCH && stepped_over < STEP_OVER_SMALL_MAX {
+                    // A few small batches between the indexed one and the wanted one.
+                    stepped_over += 1;
+                    pos += len as u64;
+                    continue;
+                }
+                if len < ZERO_COPY_MIN_BATCH {
+                    // Small batches: read the rest from here into memory.
+                    let mut rest = self.clone();
+                    rest.segments.drain(..i);
+                    if let Some(first) = rest.segments.first_mut() {
+                        first.start = pos;
+                    }
+                    let data =
+                        rest.read(max_bytes.saturating_sub(kept), min_one_batch && kept == 0)?;
+                    if !data.records.is_empty() {
+                        parts.push(ReadPart::Memory(data.records));
+                        next_offset = data.next_offset;
+                    }
+                    return Ok(FetchParts { parts, next_offset });
+                }
+                if before {
+                    pos += len as u64;
+                    continue;
+                }
+                if h.base_offset >= self.max_offset_exclusive
+                    || (kept + len > max_bytes && !(min_one_batch && kept == 0))
+                {
+                    return Ok(FetchParts { parts, next_offset });
+                }
+                match parts.last_mut() {
+                    Some(ReadPart::File {
+                        file,
+                        position,
+                        len: range,
+                    }) if Arc::ptr_eq(file, &seg.file) && *position + *range as u64 == pos => {
+                        *range += len;
+                    }
+                    _ => parts.push(ReadPart::File {
+                        file: Arc::clone(&seg.file),
+                        position: pos,
+                        len,
+                    }),
+                }
+                kept += len;
+                next_offset = Some(h.next_offset());
+                pos += len as u64;
+            }
+        }
+        Ok(FetchParts { parts, next_offset })
+    }
+
     /// Where reading the first segment starts. The offset index maps batches' last offsets
     /// to positions, so it points at a batch before the wanted one (usually the one just
     /// before). Large batches before `fetch_offset` are stepped over by reading their headers

@@ -145,9 +145,20 @@ fn min_one_batch_returns_an_oversized_batch() {
 /// fetch offset) and small ones (read and dropped), with budgets that cut a batch in half.
 #[test]
 fn reads_from_every_offset_over_large_and_small_batches() {
+    // One segment, and segments of one or two large batches each.
+    for segment_bytes in [LogConfig::default().segment_bytes, 150_000] {
+        reads_from_every_offset(LogConfig {
+            segment_bytes,
+            ..LogConfig::default()
+        });
+    }
+}
+
+#[allow(clippy::unwrap_used)]
+fn reads_from_every_offset(config: LogConfig) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
-    let shapes: [(usize, usize); 8] = [
+    let (mut log, _) = Log::open(dir.path(), config, 0).unwrap();
+    let shapes: [(usize, usize); 12] = [
         (3, 7000),
         (2, 30),
         (1, 40_000),
@@ -155,7 +166,11 @@ fn reads_from_every_offset_over_large_and_small_batches() {
         (2, 15_000),
         (4, 10),
         (1, 70_000),
+        (2, 40_000),
+        (1, 100_000),
         (1, 5),
+        (1, 66_000),
+        (1, 90_000),
     ];
     let written: Vec<Appended> = shapes
         .iter()
@@ -164,8 +179,28 @@ fn reads_from_every_offset_over_large_and_small_batches() {
     for from in 0..log.log_end_offset() {
         let first = written.iter().position(|w| w.last >= from).unwrap();
         let plan = log.read_plan(from, i64::MAX).unwrap();
-        for budget in [usize::MAX, 50_000, 20_000, 100] {
+        for budget in [usize::MAX, 200_000, 50_000, 20_000, 100] {
             let got = plan.read(budget, true).unwrap();
+            // The same batches as file ranges and memory.
+            let parts = plan.read_parts(budget, true).unwrap();
+            assert_eq!(
+                parts.next_offset, got.next_offset,
+                "from {from} budget {budget}"
+            );
+            assert_eq!(
+                materialize(&parts),
+                got.records.to_vec(),
+                "from {from} budget {budget}"
+            );
+            if from == written[6].base && budget == usize::MAX {
+                assert!(
+                    matches!(
+                        parts.parts.first(),
+                        Some(strom_storage::ReadPart::File { .. })
+                    ),
+                    "a large batch is sent from its file"
+                );
+            }
             // Whole batches from the one holding `from`, while they fit (the first always).
             let mut expected = Vec::new();
             for w in &written[first..] {
@@ -185,6 +220,28 @@ fn reads_from_every_offset_over_large_and_small_batches() {
             );
         }
     }
+}
+
+/// The bytes of a fetch read in parts, file ranges read.
+#[allow(clippy::unwrap_used)]
+fn materialize(parts: &strom_storage::FetchParts) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut out = Vec::new();
+    for part in &parts.parts {
+        match part {
+            strom_storage::ReadPart::Memory(bytes) => out.extend_from_slice(bytes),
+            strom_storage::ReadPart::File {
+                file,
+                position,
+                len,
+            } => {
+                let mut buf = vec![0u8; *len];
+                file.read_exact_at(&mut buf, *position).unwrap();
+                out.extend_from_slice(&buf);
+            }
+        }
+    }
+    out
 }
 
 #[test]

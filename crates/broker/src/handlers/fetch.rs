@@ -3,8 +3,11 @@
 //!
 //! The partitions are planned under their locks without I/O; the reads of all partitions then
 //! run in one blocking task, outside any lock (a `read_committed` read then takes the log's lock
-//! briefly again for its in-memory list of aborted transactions). A waiting fetch registers with each partition it
-//! reads and is woken by the next append to any of them (Kafka's fetch purgatory).
+//! briefly again for its in-memory list of aborted transactions). Large batches are not read at
+//! all: their headers locate them, and they stay in the segment files as ranges that the
+//! connection sends with `sendfile`; small ones are read into memory with one large read. A
+//! waiting fetch registers with each partition it reads and is woken by the next append to any
+//! of them (Kafka's fetch purgatory).
 //!
 //! Isolation: a `read_committed` fetch reads no further than the last stable offset and lists
 //! the aborted transactions among the batches it returns, so the client drops their records;
@@ -22,11 +25,12 @@ use strom_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
 use strom_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
-use strom_protocol::ResponseError;
-use strom_storage::{AbortedTxn, ReadPlan, StorageError};
+use strom_protocol::{FileRange, RecordPart, RecordParts, ResponseError};
+use strom_storage::{AbortedTxn, ReadPart, ReadPlan, StorageError};
 use tokio::sync::Notify;
 
 use super::sb;
+use crate::apis::FetchReply;
 use crate::partition::Partition;
 use crate::server::Broker;
 
@@ -43,7 +47,8 @@ struct Wanted {
 /// What one partition contributes to the response.
 struct Answer {
     error: Option<ResponseError>,
-    records: Bytes,
+    /// In memory, or left in the segment files to be sent with `sendfile`.
+    records: RecordParts,
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
@@ -51,11 +56,14 @@ struct Answer {
     aborted: Vec<AbortedTxn>,
 }
 
-pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> FetchReply {
     if request.session_id != 0 && request.session_epoch > 0 {
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
-            .with_session_id(0);
+        return FetchReply {
+            response: FetchResponse::default()
+                .with_error_code(ResponseError::FetchSessionIdNotFound.code())
+                .with_session_id(0),
+            records: Vec::new(),
+        };
     }
     let image = broker.controller.image();
     let mut topic_names = Vec::with_capacity(request.topics.len());
@@ -133,6 +141,8 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         .collect();
     // Record bytes returned per topic, for the metrics.
     let mut fetched = vec![0u64; responses.len()];
+    // The record sets by topic, in the order of the response's partitions.
+    let mut records: Vec<Vec<Option<RecordParts>>> = vec![Vec::new(); responses.len()];
     for (w, answer) in wanted.iter().zip(answers) {
         if let Some(bytes) = fetched.get_mut(w.topic_index) {
             *bytes += answer.records.len() as u64;
@@ -143,7 +153,8 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             .with_high_watermark(answer.high_watermark)
             .with_last_stable_offset(answer.last_stable_offset)
             .with_log_start_offset(answer.log_start_offset)
-            .with_records(Some(answer.records));
+            // The encoder takes the record set from `records` instead (see FetchReply).
+            .with_records(Some(Bytes::new()));
         if read_committed {
             data.aborted_transactions = Some(
                 answer
@@ -160,8 +171,12 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         if version >= 11 {
             data.preferred_read_replica = BrokerId(-1);
         }
-        if let Some(topic) = responses.get_mut(w.topic_index) {
+        if let (Some(topic), Some(sets)) = (
+            responses.get_mut(w.topic_index),
+            records.get_mut(w.topic_index),
+        ) {
             topic.partitions.push(data);
+            sets.push(Some(answer.records));
         }
     }
     for (name, bytes) in topic_names.iter().zip(fetched) {
@@ -170,10 +185,13 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             broker.metrics.topics.fetched(name, bytes);
         }
     }
-    FetchResponse::default()
-        .with_error_code(0)
-        .with_session_id(0)
-        .with_responses(responses)
+    FetchReply {
+        response: FetchResponse::default()
+            .with_error_code(0)
+            .with_session_id(0)
+            .with_responses(responses),
+        records: records.into_iter().flatten().collect(),
+    }
 }
 
 /// Plans every partition under its lock, then reads them all in one blocking task.
@@ -191,10 +209,10 @@ async fn read_all(wanted: &[Wanted], max_bytes: i32, read_committed: bool) -> Ve
             .map(|planned| {
                 let planned = planned?;
                 let limit = planned.partition_max_bytes.min(remaining);
-                let answer = match planned.plan.read(limit, !returned_any) {
+                let answer = match planned.plan.read_parts(limit, !returned_any) {
                     Ok(data) => {
-                        remaining = remaining.saturating_sub(data.records.len());
-                        returned_any |= !data.records.is_empty();
+                        remaining = remaining.saturating_sub(data.len());
+                        returned_any |= !data.is_empty();
                         let aborted = match data.next_offset {
                             Some(upper) if planned.read_committed => planned
                                 .partition
@@ -203,12 +221,15 @@ async fn read_all(wanted: &[Wanted], max_bytes: i32, read_committed: bool) -> Ve
                         };
                         Answer {
                             aborted,
-                            ..planned.answer(None, data.records)
+                            ..planned.answer(None, record_parts(data.parts))
                         }
                     }
                     Err(error) => {
                         tracing::error!(%error, "fetch read failed");
-                        planned.answer(Some(ResponseError::KafkaStorageError), Bytes::new())
+                        planned.answer(
+                            Some(ResponseError::KafkaStorageError),
+                            RecordParts::default(),
+                        )
                     }
                 };
                 Ok::<Answer, Answer>(answer)
@@ -235,7 +256,7 @@ struct Planned {
 }
 
 impl Planned {
-    fn answer(&self, error: Option<ResponseError>, records: Bytes) -> Answer {
+    fn answer(&self, error: Option<ResponseError>, records: RecordParts) -> Answer {
         Answer {
             error,
             records,
@@ -303,10 +324,31 @@ fn plan(w: &Wanted, read_committed: bool) -> Result<Planned, Answer> {
 fn empty_answer(error: Option<ResponseError>, partition: Option<&Arc<Partition>>) -> Answer {
     Answer {
         error,
-        records: Bytes::new(),
+        records: RecordParts::default(),
         high_watermark: partition.map(|p| p.high_watermark()).unwrap_or(-1),
         last_stable_offset: partition.map(|p| p.last_stable_offset()).unwrap_or(-1),
         log_start_offset: partition.map(|p| p.log_start_offset()).unwrap_or(-1),
         aborted: Vec::new(),
+    }
+}
+
+/// The storage engine's read parts as the protocol's record parts.
+fn record_parts(parts: Vec<ReadPart>) -> RecordParts {
+    RecordParts {
+        parts: parts
+            .into_iter()
+            .map(|part| match part {
+                ReadPart::Memory(bytes) => RecordPart::Memory(bytes),
+                ReadPart::File {
+                    file,
+                    position,
+                    len,
+                } => RecordPart::File(FileRange {
+                    file,
+                    position,
+                    len,
+                }),
+            })
+            .collect(),
     }
 }
