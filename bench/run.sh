@@ -93,8 +93,15 @@ python3 "$REPORT" meta "$RESULTS" --params "{\"quick\": $([[ $QUICK == 1 ]] && e
 \"produce_seconds\": $PRODUCE_SECS, \"e2e_seconds\": $E2E_SECS}"
 python3 "$REPORT" machine "$RESULTS" --data-dir "$DATA" --binary "$BIN"
 
+# The broker's CPU seconds so far (user + system from /proc), or nothing before it runs.
+broker_cpu() {
+    [[ -n $SERVER_PID && -r /proc/$SERVER_PID/stat ]] || return 0
+    awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz}' "/proc/$SERVER_PID/stat"
+}
+
 CASE=0
-# run_case SECTION PARAMS_JSON COMMAND...: runs one bench command and records its JSON line.
+# run_case SECTION PARAMS_JSON COMMAND...: runs one bench command and records its JSON line,
+# with the client's and the broker's CPU seconds.
 run_case() {
     local section=$1 params=$2
     shift 2
@@ -102,10 +109,17 @@ run_case() {
     local name
     name=$(printf '%03d-%s' "$CASE" "$section")
     log "$section $params"
-    local rc=0
-    "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" || rc=$?
+    local rc=0 broker_before broker_after client_cpu
+    broker_before=$(broker_cpu)
+    # The client's user and system CPU seconds (bash's `time` of the command).
+    client_cpu=$( { TIMEFORMAT='%U %S'; time "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err"; } 2>&1 ) || rc=$?
+    broker_after=$(broker_cpu)
+    local cpu=""
+    if [[ -n $broker_before && -n $broker_after && $client_cpu =~ ^[0-9.]+\ [0-9.]+$ ]]; then
+        cpu="$client_cpu $(awk -v a="$broker_before" -v b="$broker_after" 'BEGIN {printf "%.3f", b - a}')"
+    fi
     python3 "$REPORT" add "$RESULTS" "$section" --params "$params" --rc "$rc" \
-        --stdout "$LOGS/$name.out" --stderr "$LOGS/$name.err"
+        --stdout "$LOGS/$name.out" --stderr "$LOGS/$name.err" --cpu "$cpu"
     tail -n 1 "$LOGS/$name.out" | cut -c1-200
 }
 
@@ -211,11 +225,19 @@ consume() { # topic partitions consumers
         "{\"topic\": \"$1\", \"record_size\": 1024, \"partitions\": $2, \"consumers\": $3}" \
         "$BIN" bench consume --brokers "$BROKERS" --topic "$1" --consumers "$3" --quiet --json
 }
+# The bare Fetch client: what the broker serves without a client's per-record work.
+fetch() { # topic partitions
+    run_case fetch \
+        "{\"topic\": \"$1\", \"record_size\": 1024, \"partitions\": $2}" \
+        "$BIN" bench fetch --brokers "$BROKERS" --topic "$1" --quiet --json
+}
 [[ -n $CONSUME_P1 ]] && consume "$CONSUME_P1" 1 1
 if [[ -n $CONSUME_P6 ]]; then
     consume "$CONSUME_P6" 6 1
     [[ $QUICK == 1 ]] || consume "$CONSUME_P6" 6 2
 fi
+[[ -n $CONSUME_P1 ]] && fetch "$CONSUME_P1" 1
+[[ -n $CONSUME_P6 ]] && fetch "$CONSUME_P6" 6
 
 # ---- end-to-end latency ------------------------------------------------------------------------
 # At 5,000 records/s: one producer, one partition, with linger.ms 0, 1 and 5 (a linger adds to

@@ -38,8 +38,9 @@ pub struct FetchArgs {
     /// Stop after this many seconds.
     #[arg(long, short = 'd', value_name = "SECS", value_parser = super::common::parse_seconds)]
     pub duration: Option<f64>,
-    /// Most bytes asked of each partition per request (Fetch's partition_max_bytes).
-    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024,
+    /// Most bytes asked of each partition per request (Fetch's partition_max_bytes; the
+    /// default is Kafka's max.partition.fetch.bytes).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024,
           value_parser = clap::value_parser!(i32).range(1..))]
     pub partition_max_bytes: i32,
     /// Print the results as one JSON object on the last line of stdout as well.
