@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.request
 
 from conftest import strom_bin
 from helpers import ck_create_topic, unique_topic
@@ -53,3 +54,15 @@ def test_cluster_health_fails_without_a_broker():
     )
     assert done.returncode != 0
     assert "cannot reach a broker" in done.stderr, done.stderr
+
+
+def test_admin_api_describes_the_cluster(broker):
+    admin = admin_address(broker)
+    ck_create_topic(broker.bootstrap, unique_topic("described"), partitions=3)
+    with urllib.request.urlopen(f"http://{admin}/v1/cluster", timeout=10) as response:
+        cluster = json.loads(response.read())
+    host, port = broker.bootstrap.rsplit(":", 1)
+    assert cluster["brokers"] == [{"node_id": cluster["controller_id"], "host": host, "port": int(port)}]
+    assert cluster["cluster_id"]
+    assert cluster["topics"] >= 1 and cluster["partitions"] >= 3
+    assert cluster["version"]

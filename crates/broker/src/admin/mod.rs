@@ -13,6 +13,8 @@
 //! - `/metrics`: every metric of [`crate::metrics`] for Prometheus to scrape, in the OpenMetrics
 //!   text format (`application/openmetrics-text; version=1.0.0`, what `prometheus-client`
 //!   encodes; Prometheus asks for it first);
+//! - `/v1/cluster`: the cluster id, the brokers with their Kafka listener, the controller, and
+//!   the topics and partitions hosted ([`cluster`]);
 //! - `/v1/topics`, `/v1/topics/{name}`: the topics this broker hosts, and per partition its
 //!   offsets, size and where log compaction stands ([`topics`]);
 //! - `/v1/groups`, `/v1/groups/{id}`: the consumer groups (state, protocol, members, total lag),
@@ -23,6 +25,7 @@
 //!
 //! Failures are `{"error": "..."}` with a status code that says what went wrong ([`error`]).
 
+pub mod cluster;
 pub mod error;
 pub mod groups;
 pub mod log_level;
@@ -121,6 +124,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/v1/cluster", get(cluster::describe))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{name}", get(topics::describe))
         .route("/v1/groups", get(groups::list))

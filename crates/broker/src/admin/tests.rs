@@ -90,6 +90,19 @@ async fn admin_api_serves_health_and_topics_and_stops_with_the_broker() {
     let (status, ready): (_, Health) = get_json(admin, "/ready").await;
     assert_eq!((status, ready.status.as_str()), (200, "ready"));
 
+    let (status, cluster): (_, super::cluster::ClusterDescription) =
+        get_json(admin, "/v1/cluster").await;
+    assert_eq!(status, 200);
+    assert_eq!(cluster.cluster_id, handle.broker().cluster_id);
+    assert_eq!(cluster.controller_id, handle.broker().node_id);
+    assert_eq!(cluster.brokers.len(), 1);
+    assert_eq!(cluster.brokers[0].node_id, handle.broker().node_id);
+    assert!(
+        cluster.topics >= 1 && cluster.partitions >= 2,
+        "{cluster:?}"
+    );
+    assert!(!cluster.version.is_empty());
+
     let (status, list): (_, TopicList) = get_json(admin, "/v1/topics").await;
     assert_eq!(status, 200);
     assert!(
@@ -146,7 +159,7 @@ async fn before_the_broker_serves_health_answers_and_the_rest_is_unavailable() {
     assert_eq!((status, health.status.as_str()), (200, "ok"));
     let (status, ready): (_, Health) = get_json(admin, "/ready").await;
     assert_eq!((status, ready.status.as_str()), (503, "recovering"));
-    for path in ["/v1/topics", "/v1/topics/any", "/metrics"] {
+    for path in ["/v1/cluster", "/v1/topics", "/v1/topics/any", "/metrics"] {
         let (status, error): (_, ErrorBody) = get_json(admin, path).await;
         assert_eq!(status, 503, "{path}: {error:?}");
         assert!(error.error.contains("recovering"), "{path}: {error:?}");
