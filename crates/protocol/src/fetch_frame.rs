@@ -195,6 +195,9 @@ fn encode_partition(
 /// record set or a file range comes between them.
 #[derive(Default)]
 struct Frame {
+    /// The first part, which starts with the size prefix; kept mutable until the size is known.
+    head: Option<BytesMut>,
+    /// The parts after `head`.
     chunks: Vec<Chunk>,
     buf: BytesMut,
 }
@@ -211,17 +214,37 @@ impl Frame {
     }
 
     fn push_chunk(&mut self, chunk: Chunk) {
-        if !self.buf.is_empty() {
-            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
+        let fields = self.buf.split();
+        match self.head {
+            None => self.head = Some(fields),
+            Some(_) => self.chunks.push(Chunk::Bytes(fields.freeze())),
         }
         self.chunks.push(chunk);
     }
 
+    /// Fills in the size prefix and puts the parts in order.
     fn finish(mut self) -> Result<ResponseFrame, EncodeError> {
-        if !self.buf.is_empty() {
-            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
-        }
-        ResponseFrame::from_chunks(self.chunks)
+        let tail = self.buf.split();
+        let mut head = match self.head.take() {
+            Some(head) => {
+                self.chunks.push(Chunk::Bytes(tail.freeze()));
+                head
+            }
+            None => tail,
+        };
+        let total = head.len() + self.chunks.iter().map(Chunk::len).sum::<usize>();
+        let size = total
+            .checked_sub(4)
+            .and_then(|size| i32::try_from(size).ok())
+            .ok_or_else(|| EncodeError(format!("a response frame of {total} bytes")))?;
+        let Some(prefix) = head.get_mut(0..4) else {
+            return Err(EncodeError("response frame without its size".into()));
+        };
+        prefix.copy_from_slice(&size.to_be_bytes());
+        let mut chunks = Vec::with_capacity(self.chunks.len() + 1);
+        chunks.push(Chunk::Bytes(head.freeze()));
+        chunks.append(&mut self.chunks);
+        Ok(ResponseFrame::new(chunks))
     }
 }
 

@@ -98,27 +98,10 @@ pub struct ResponseFrame {
 }
 
 impl ResponseFrame {
-    /// A frame of `chunks`, the first of which starts with the size prefix (filled in here).
-    pub(crate) fn from_chunks(mut chunks: Vec<Chunk>) -> Result<ResponseFrame, EncodeError> {
+    /// A frame of `chunks`, which hold the whole frame, size prefix included.
+    pub(crate) fn new(mut chunks: Vec<Chunk>) -> ResponseFrame {
         chunks.retain(|c| !c.is_empty());
-        let total: usize = chunks.iter().map(Chunk::len).sum();
-        let size = total
-            .checked_sub(4)
-            .and_then(|size| i32::try_from(size).ok())
-            .ok_or_else(|| EncodeError(format!("a response frame of {total} bytes")))?;
-        let Some(Chunk::Bytes(first)) = chunks.first_mut() else {
-            return Err(EncodeError("response frame without its size".into()));
-        };
-        if first.len() < 4 {
-            return Err(EncodeError("response frame without its size".into()));
-        }
-        let mut head = BytesMut::from(&first[..4]);
-        head[..4].copy_from_slice(&size.to_be_bytes());
-        let rest = first.slice(4..);
-        *first = rest;
-        chunks.insert(0, Chunk::Bytes(head.freeze()));
-        chunks.retain(|c| !c.is_empty());
-        Ok(ResponseFrame { chunks })
+        ResponseFrame { chunks }
     }
 
     /// The chunks, in wire order.
@@ -168,13 +151,13 @@ impl ResponseFrame {
             match chunk {
                 Chunk::Bytes(b) => out.extend_from_slice(b),
                 Chunk::File(range) => {
-                    let mut buf = vec![0u8; range.len];
+                    let at = out.len();
+                    out.resize(at + range.len, 0);
                     std::os::unix::fs::FileExt::read_exact_at(
                         &*range.file,
-                        &mut buf,
+                        &mut out[at..],
                         range.position,
                     )?;
-                    out.extend_from_slice(&buf);
                 }
             }
         }
@@ -242,7 +225,7 @@ pub fn encode_response_frame(
             crate::fetch_frame::encode_fetch_frame(correlation_id, api_version, fetch, &[])
         }
         _ => encode_response(correlation_id, api_version, body)
-            .and_then(|frame| ResponseFrame::from_chunks(vec![Chunk::Bytes(frame)])),
+            .map(|frame| ResponseFrame::new(vec![Chunk::Bytes(frame)])),
     }
 }
 
