@@ -149,8 +149,8 @@ impl Broker {
         })
     }
 
-    /// Recovers the data directory, binds the Kafka listener and builds the broker (handed to
-    /// `readiness` as soon as it exists), then loads the coordinators.
+    /// Recovers the data directory, binds the Kafka listener's port, builds the broker, loads
+    /// the coordinators, then hands the broker to `readiness` and starts listening.
     async fn recover(
         config: BrokerConfig,
         readiness: &Readiness,
@@ -191,16 +191,15 @@ impl Broker {
             "logs loaded"
         );
         let bind_addr = format!("{}:{}", listen.0, listen.1);
-        let listener = TcpListener::bind(&bind_addr)
-            .await
-            .map_err(|source| BrokerError::Bind {
-                addr: bind_addr.clone(),
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+        let bind_error = |source| BrokerError::Bind {
             addr: bind_addr.clone(),
             source,
-        })?;
+        };
+        // Bound now (the port is ours and known, for the advertised address), listening only
+        // once the coordinators are loaded: until then a client's connection is refused rather
+        // than left waiting in the backlog.
+        let socket = bind_socket(&bind_addr).await.map_err(bind_error)?;
+        let local_addr = socket.local_addr().map_err(bind_error)?;
         let (advertised_host, advertised_port) = match advertised {
             // An advertised port of 0 follows an ephemeral listen port.
             Some((host, port)) => (
@@ -236,7 +235,6 @@ impl Broker {
             metrics,
             shutdown,
         });
-        readiness.broker_built(broker.clone());
         {
             let loader = broker.clone();
             tokio::task::spawn_blocking(move || loader.groups.load_existing(&loader))
@@ -257,6 +255,9 @@ impl Broker {
                 crate::txn_coordinator::markers::spawn(broker.clone(), shard, marker);
             }
         }
+        // The admin API's routes read the broker once its groups and transactions are loaded.
+        readiness.broker_built(broker.clone());
+        let listener = socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
         tracing::info!(
             listen = %local_addr,
             advertised = %format!("{}:{}", broker.advertised_host, broker.advertised_port),
@@ -266,6 +267,33 @@ impl Broker {
         );
         Ok((broker, listener, local_addr))
     }
+}
+
+/// Pending connections the Kafka listener queues (what `TcpListener::bind` uses).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to the first address `addr` resolves to that can be bound, with
+/// `SO_REUSEADDR` as `TcpListener::bind` sets it, not yet listening.
+async fn bind_socket(addr: &str) -> std::io::Result<tokio::net::TcpSocket> {
+    let mut last_error = None;
+    for candidate in tokio::net::lookup_host(addr).await? {
+        let socket = if candidate.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(candidate) {
+            Ok(()) => return Ok(socket),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
 }
 
 async fn run(
