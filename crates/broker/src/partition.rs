@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use strom_storage::{
     AbortedTxn, AppendInfo, AppendOrigin, CleanerSettings, CleaningCommit, CleaningState,
     CleaningStats, Log, ProducerSnapshot, ReadPlan, StorageError,
@@ -204,22 +204,57 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
         let _span = self.span.enter();
-        let info = {
-            let mut log = self.log.lock();
-            if self.retired.0.lock().is_some() {
-                return Err(StorageError::Unsupported(format!(
-                    "partition {}-{} was deleted",
-                    self.topic, self.index
-                )));
-            }
-            let info = log.append(batches, origin, self.leader_epoch(), now_ms)?;
-            // First unstable offset before log end: a reader that sees the new log end (read
-            // first in `last_stable_offset`) also sees the transaction this append opened.
-            self.publish_first_unstable(&log);
-            self.log_end_offset
-                .store(log.log_end_offset(), Ordering::Release);
-            info
+        let log = self.lock_for_append()?;
+        self.append_locked(log, batches, origin, now_ms)
+    }
+
+    /// [`Self::append`] for an async worker: `None`, with nothing written, when the append
+    /// would first roll a new segment (fsyncs and file creation), which is left to a blocking
+    /// thread. What remains is a write into the page cache and in-memory index and producer
+    /// state updates.
+    pub fn append_unless_roll(
+        &self,
+        batches: &[u8],
+        origin: AppendOrigin<'_>,
+        now_ms: i64,
+    ) -> Option<Result<AppendInfo, StorageError>> {
+        let _span = self.span.enter();
+        let log = match self.lock_for_append() {
+            Ok(log) => log,
+            Err(error) => return Some(Err(error)),
         };
+        if log.append_would_roll(batches, now_ms) {
+            return None;
+        }
+        Some(self.append_locked(log, batches, origin, now_ms))
+    }
+
+    /// The log's lock, unless the partition was deleted.
+    fn lock_for_append(&self) -> Result<MutexGuard<'_, Log>, StorageError> {
+        let log = self.log.lock();
+        if self.retired.0.lock().is_some() {
+            return Err(StorageError::Unsupported(format!(
+                "partition {}-{} was deleted",
+                self.topic, self.index
+            )));
+        }
+        Ok(log)
+    }
+
+    fn append_locked(
+        &self,
+        mut log: MutexGuard<'_, Log>,
+        batches: &[u8],
+        origin: AppendOrigin<'_>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let info = log.append(batches, origin, self.leader_epoch(), now_ms)?;
+        // First unstable offset before log end: a reader that sees the new log end (read first
+        // in `last_stable_offset`) also sees the transaction this append opened.
+        self.publish_first_unstable(&log);
+        self.log_end_offset
+            .store(log.log_end_offset(), Ordering::Release);
+        drop(log);
         self.wake_waiters();
         Ok(info)
     }

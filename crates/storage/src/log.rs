@@ -577,6 +577,27 @@ impl Log {
         })
     }
 
+    /// Whether appending `batches` now would first roll a new segment (closing the active one
+    /// with fsyncs and creating files), so that a caller that must not block can leave the
+    /// append to a thread that may. Batches that do not parse count as rolling: the caller then
+    /// takes the path that reports the error.
+    pub fn append_would_roll(&self, batches: &[u8], now_ms: i64) -> bool {
+        let Ok(headers) = parse_request(batches) else {
+            return true;
+        };
+        let count: i64 = headers
+            .iter()
+            .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
+            .sum();
+        let incoming_max_ts = headers
+            .iter()
+            .map(|(_, h)| h.max_timestamp)
+            .max()
+            .unwrap_or(i64::MIN);
+        let last_offset = self.log_end_offset() + count - 1;
+        self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms)
+    }
+
     /// Kafka's `LogSegment.shouldRoll`, for a non-empty active segment.
     fn should_roll(&self, bytes: u64, incoming_max_ts: i64, last_offset: i64, now_ms: i64) -> bool {
         let seg = self.active();

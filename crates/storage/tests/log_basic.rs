@@ -125,6 +125,25 @@ fn rolls_by_size_and_reads_across_segments() {
 }
 
 #[test]
+fn append_would_roll_predicts_the_roll_of_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = Log::open(dir.path(), small_config(1000), 0).unwrap();
+    let mut rolls = 0;
+    for i in 0..40 {
+        let batch = simple(2, i, 50);
+        let predicted = log.append_would_roll(&batch, 0);
+        let before = log.segment_count();
+        log.append(&batch, AppendOrigin::Coordinator, -1, 0)
+            .unwrap();
+        assert_eq!(predicted, log.segment_count() > before, "append {i}");
+        rolls += usize::from(predicted);
+    }
+    assert!(rolls > 3, "{rolls} rolls");
+    // Bytes that do not parse are left to the path that reports them.
+    assert!(log.append_would_roll(&[0; 10], 0));
+}
+
+#[test]
 fn min_one_batch_returns_an_oversized_batch() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
