@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures Strom on this machine in one run and writes BENCHMARKS.md at the repository root:
-# the machine, its baselines (disk write+fdatasync, fdatasync latency, loopback TCP), then a
-# broker started here under the produce matrix, consumption from the page cache, end-to-end
-# latency and the broker's memory. bench/report.py turns the raw results into the markdown.
+# the machine, its baselines (disk write+fdatasync, fdatasync latency, loopback TCP, and the
+# durable round trip at 5,000/s through a minimal fdatasync-per-read server, with and without the
+# fdatasync: the floor of acks=all ack latency), then a broker started here under the produce
+# matrix, consumption from the page cache, end-to-end latency (acks=all, and one acks=1 run) and
+# the broker's memory. bench/report.py turns the raw results into the markdown.
 #
 # Usage: bench/run.sh [--quick] [--no-build] [--no-fill] [--output FILE] [--data-parent DIR]
 #                     [--port N]
@@ -11,7 +13,8 @@
 #   --no-fill          do not fill the page cache before measuring (see "steady state" below)
 #   --output FILE      where to write the report (default: BENCHMARKS.md at the repo root)
 #   --data-parent DIR  where the broker's fresh data directory is made (default: target/bench,
-#                      on the filesystem of the default ./strom-data); the disk baseline runs there
+#                      on the filesystem of the default ./strom-data); the disk and durable
+#                      round trip baselines run there
 #   --port N           broker port on 127.0.0.1 (default: a free one)
 # The binary is ${CARGO_TARGET_DIR:-target}/release/strom, as cargo builds it. Raw results and
 # logs stay in target/bench/ (results.jsonl, logs/). A hand-written analysis in bench/notes.md,
@@ -36,7 +39,7 @@ while [[ $# -gt 0 ]]; do
         --output) OUTPUT=$(realpath -m "$2"); shift ;;
         --data-parent) DATA_PARENT=$(realpath -m "$2"); shift ;;
         --port) PORT=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -156,6 +159,13 @@ python3 "$REPORT" meta "$RESULTS" --params "{\"page_cache_fill_bytes\": $FILL_BY
 # ---- baselines (before the broker starts) ------------------------------------------------------
 run_case disk "{\"dir\": \"$DATA\"}" "$BIN" bench disk --dir "$DATA" --size-mb "$DISK_MB" --json
 run_case net "{}" "$BIN" bench net --seconds "$NET_SECS" --json
+# The floor of acks=all ack latency: 1 KiB requests at 5,000/s through a minimal server that
+# appends each read to a file with one fdatasync and answers (serial group commit); and the same
+# without the fdatasync (loopback, scheduling and the append alone).
+run_case rtt "{\"sync\": true}" "$BIN" bench durable-rtt --dir "$DATA" --rate 5000 \
+    --record-size 1024 --seconds "$E2E_SECS" --json
+run_case rtt "{\"sync\": false}" "$BIN" bench durable-rtt --dir "$DATA" --rate 5000 \
+    --record-size 1024 --seconds "$E2E_SECS" --no-sync --json
 
 # ---- broker ------------------------------------------------------------------------------------
 # Room for the idle-connection test (the broker inherits this limit).
@@ -242,24 +252,26 @@ fi
 # ---- end-to-end latency ------------------------------------------------------------------------
 # At 5,000 records/s: one producer, one partition, with linger.ms 0, 1 and 5 (a linger adds to
 # every latency, no linger means more and smaller requests; the report takes the best for the
-# target and shows all). At half the peak: the configuration of the fastest 1 KiB acks=all produce
-# run, with its linger.ms (5), at half its rate.
-e2e() { # label rate partitions producers keys linger
+# target and shows all). The same with acks=1 and no linger: the ack without the fdatasync, to
+# compare with the durable round trip without fdatasync. At half the peak: the configuration of
+# the fastest 1 KiB acks=all produce run, with its linger.ms (5), at half its rate.
+e2e() { # label rate partitions producers keys linger acks
     local topic
     topic="e2e-$(echo "$1" | tr -c 'a-z0-9\n' '-')"
     run_case e2e \
-        "{\"label\": \"$1\", \"kind\": \"${1%% *}\", \"topic\": \"$topic\", \"rate\": $2, \"record_size\": 1024, \"partitions\": $3, \"producers\": $4, \"keys\": \"$5\", \"linger_ms\": $6, \"acks\": \"all\"}" \
+        "{\"label\": \"$1\", \"kind\": \"${1%% *}\", \"topic\": \"$topic\", \"rate\": $2, \"record_size\": 1024, \"partitions\": $3, \"producers\": $4, \"keys\": \"$5\", \"linger_ms\": $6, \"acks\": \"$7\"}" \
         "$BIN" bench e2e --brokers "$BROKERS" --topic "$topic" --partitions "$3" --rate "$2" \
-        --duration "$E2E_SECS" --record-size 1024 --acks all --producers "$4" --keys "$5" \
+        --duration "$E2E_SECS" --record-size 1024 --acks "$7" --producers "$4" --keys "$5" \
         --linger-ms "$6" --quiet --json
 }
 if [[ $QUICK == 1 ]]; then LINGERS=(0 5); else LINGERS=(0 1 5); fi
 for linger in "${LINGERS[@]}"; do
-    e2e "5000/s linger $linger" 5000 1 1 none "$linger"
+    e2e "5000/s linger $linger" 5000 1 1 none "$linger" all
 done
+e2e "5000/s linger 0 acks=1" 5000 1 1 none 0 1
 if PEAK=$(python3 "$REPORT" peak "$RESULTS" --record-size 1024 --acks all); then
     read -r peak partitions producers keys <<<"$PEAK"
-    e2e "half peak" $((peak / 2)) "$partitions" "$producers" "$keys" 5
+    e2e "half peak" $((peak / 2)) "$partitions" "$producers" "$keys" 5 all
 else
     log "no 1 KiB acks=all peak: skipping the half-peak end-to-end run"
 fi

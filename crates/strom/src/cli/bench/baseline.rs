@@ -20,7 +20,8 @@
 //!    is the per-fdatasync cost. Reported, not used as the baseline.
 //! 3. **fdatasync latency** (`fdatasync_latency_ms`): 1 KiB appends, each followed by an
 //!    fdatasync, timed around the fdatasync alone; p50, p99, p99.9 and max in milliseconds. This is
-//!    the floor of an `acks=all` produce's acknowledgement latency.
+//!    the disk's share of an `acks=all` produce's acknowledgement latency; `strom bench
+//!    durable-rtt` (durable_rtt.rs) measures the whole floor, network round trip included.
 //!
 //! Each phase stops after `--size-mb` MiB (phases 1 and 2) or 5,000 fdatasyncs (phase 3), or after
 //! its time cap, whichever comes first, so the whole command takes under 20 s on slow disks.
@@ -139,13 +140,7 @@ pub fn disk(args: DiskArgs) -> anyhow::Result<()> {
             "write_fdatasync_mb_per_sec": round3(big.mb_per_sec()),
             "write_fdatasync_block_kb": args.block_kb,
             "write_fdatasync_64k_mb_per_sec": round3(small.mb_per_sec()),
-            "fdatasync_latency_ms": {
-                "p50": round3(latency.p50),
-                "p99": round3(latency.p99),
-                "p999": round3(latency.p999),
-                "max": round3(latency.max),
-                "samples": latency.samples,
-            },
+            "fdatasync_latency_ms": latency.json(),
             "dir": dir.display().to_string(),
             "filesystem": mount.fstype,
             "device": mount.device,
@@ -295,13 +290,42 @@ fn write_fdatasync_bandwidth(dir: &Path, block: usize, limit: u64) -> anyhow::Re
     })
 }
 
-/// fdatasync latency percentiles, in milliseconds.
-struct Latency {
-    samples: usize,
-    p50: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
+/// Latency percentiles (nearest rank), in milliseconds.
+pub(super) struct Latency {
+    pub(super) samples: usize,
+    pub(super) p50: f64,
+    pub(super) p99: f64,
+    pub(super) p999: f64,
+    pub(super) max: f64,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (sorted here), or `None` when there are none.
+    pub(super) fn of(samples: &mut [Duration]) -> Option<Latency> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Some(Latency {
+            samples: samples.len(),
+            p50: ms(percentile(samples, 50.0)),
+            p99: ms(percentile(samples, 99.0)),
+            p999: ms(percentile(samples, 99.9)),
+            max: ms(samples[samples.len() - 1]),
+        })
+    }
+
+    /// The figures as the `{"p50", "p99", "p999", "max", "samples"}` object of the JSON reports.
+    pub(super) fn json(&self) -> serde_json::Value {
+        json!({
+            "p50": round3(self.p50),
+            "p99": round3(self.p99),
+            "p999": round3(self.p999),
+            "max": round3(self.max),
+            "samples": self.samples,
+        })
+    }
 }
 
 /// Times the fdatasync after each of up to `max_samples` small appends.
@@ -323,20 +347,11 @@ fn fdatasync_latency(dir: &Path, max_samples: usize) -> anyhow::Result<Latency> 
     }
     drop(file);
     scratch.remove()?;
-    anyhow::ensure!(!samples.is_empty(), "no fdatasync completed");
-    samples.sort_unstable();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    Ok(Latency {
-        samples: samples.len(),
-        p50: ms(percentile(&samples, 50.0)),
-        p99: ms(percentile(&samples, 99.0)),
-        p999: ms(percentile(&samples, 99.9)),
-        max: ms(samples[samples.len() - 1]),
-    })
+    Latency::of(&mut samples).context("no fdatasync completed")
 }
 
 /// The nearest-rank percentile of sorted, non-empty `samples`.
-fn percentile(samples: &[Duration], p: f64) -> Duration {
+pub(super) fn percentile(samples: &[Duration], p: f64) -> Duration {
     // The epsilon keeps 0.99 * 1000 = 990.0000000000001 from ranking 991.
     let rank = (p * samples.len() as f64 / 100.0 - 1e-9).ceil() as usize;
     samples[rank.clamp(1, samples.len()) - 1]
@@ -352,13 +367,13 @@ fn megabytes_per_sec(bytes: u64, elapsed: Duration) -> f64 {
 }
 
 /// A temporary file, removed when dropped (errors ignored) or by [`ScratchFile::remove`].
-struct ScratchFile {
-    path: PathBuf,
+pub(super) struct ScratchFile {
+    pub(super) path: PathBuf,
     removed: bool,
 }
 
 impl ScratchFile {
-    fn create(dir: &Path) -> anyhow::Result<ScratchFile> {
+    pub(super) fn create(dir: &Path) -> anyhow::Result<ScratchFile> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -378,14 +393,14 @@ impl ScratchFile {
         })
     }
 
-    fn file(&self) -> anyhow::Result<File> {
+    pub(super) fn file(&self) -> anyhow::Result<File> {
         OpenOptions::new()
             .append(true)
             .open(&self.path)
             .with_context(|| format!("cannot open {}", self.path.display()))
     }
 
-    fn remove(mut self) -> anyhow::Result<()> {
+    pub(super) fn remove(mut self) -> anyhow::Result<()> {
         self.removed = true;
         std::fs::remove_file(&self.path)
             .with_context(|| format!("cannot remove {}", self.path.display()))
@@ -401,15 +416,15 @@ impl Drop for ScratchFile {
 }
 
 /// The mount a path lives on, as far as /proc/mounts (or `stat -f`) tells.
-struct Mount {
-    fstype: String,
-    device: String,
-    mount_point: String,
+pub(super) struct Mount {
+    pub(super) fstype: String,
+    pub(super) device: String,
+    pub(super) mount_point: String,
 }
 
 /// Best effort: the longest mount point of /proc/mounts that contains `dir`; `stat -f` when
 /// /proc is unavailable; "unknown" otherwise.
-fn filesystem_of(dir: &Path) -> Mount {
+pub(super) fn filesystem_of(dir: &Path) -> Mount {
     let mut best: Option<Mount> = None;
     if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
         for line in mounts.lines() {

@@ -1,6 +1,6 @@
 //! `strom bench`: load generators against a broker (produce, consume, end to end, bare fetch) in the spirit
 //! of kafka-producer-perf-test and rdkafka_performance, and the machine baselines (disk,
-//! network) their figures are compared with.
+//! network, the durable round trip) their figures are compared with.
 //!
 //! Every load generator prints a human report on stdout and, with `--json`, one JSON object as
 //! the last line; a progress line goes to stderr once per second when it is a terminal.
@@ -8,6 +8,7 @@
 pub mod baseline;
 mod common;
 mod consume;
+mod durable_rtt;
 mod e2e;
 mod fetch;
 mod produce;
@@ -30,6 +31,8 @@ pub enum BenchCommand {
     Disk(baseline::DiskArgs),
     /// Loopback TCP bandwidth with a sender/receiver pair.
     Net(baseline::NetArgs),
+    /// Round trips through a minimal fdatasync-per-read server at a rate: the floor of acks=all ack latency.
+    DurableRtt(durable_rtt::DurableRttArgs),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Fetch(args) => fetch::run(args).await,
         BenchCommand::Disk(args) => baseline::disk(args),
         BenchCommand::Net(args) => baseline::net(args),
+        BenchCommand::DurableRtt(args) => durable_rtt::run(args),
     }
 }
