@@ -208,10 +208,11 @@ impl Partition {
         self.append_locked(log, batches, origin, now_ms)
     }
 
-    /// [`Self::append`] for an async worker: `None`, with nothing written, when the append
-    /// would first roll a new segment (fsyncs and file creation), which is left to a blocking
-    /// thread. What remains is a write into the page cache and in-memory index and producer
-    /// state updates.
+    /// [`Self::append`] for an async worker: `None`, with nothing written, when the log's lock
+    /// is taken (its holder may be rolling a segment, applying retention or cleaning: disk
+    /// work) or when the append would first roll a new segment itself (fsyncs and file
+    /// creation); the caller leaves it to a blocking thread then. What remains is a write into
+    /// the page cache and in-memory index and producer state updates.
     pub fn append_unless_roll(
         &self,
         batches: &[u8],
@@ -219,10 +220,10 @@ impl Partition {
         now_ms: i64,
     ) -> Option<Result<AppendInfo, StorageError>> {
         let _span = self.span.enter();
-        let log = match self.lock_for_append() {
-            Ok(log) => log,
-            Err(error) => return Some(Err(error)),
-        };
+        let log = self.log.try_lock()?;
+        if let Err(error) = self.check_not_retired() {
+            return Some(Err(error));
+        }
         if log.append_would_roll(batches, now_ms) {
             return None;
         }
@@ -232,13 +233,19 @@ impl Partition {
     /// The log's lock, unless the partition was deleted.
     fn lock_for_append(&self) -> Result<MutexGuard<'_, Log>, StorageError> {
         let log = self.log.lock();
+        self.check_not_retired()?;
+        Ok(log)
+    }
+
+    /// Called with the log's lock held (which a deletion takes too).
+    fn check_not_retired(&self) -> Result<(), StorageError> {
         if self.retired.0.lock().is_some() {
             return Err(StorageError::Unsupported(format!(
                 "partition {}-{} was deleted",
                 self.topic, self.index
             )));
         }
-        Ok(log)
+        Ok(())
     }
 
     fn append_locked(

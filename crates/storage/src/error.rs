@@ -47,6 +47,10 @@ pub enum StorageError {
     /// A configuration value is out of its allowed range.
     #[error("invalid log configuration: {0}")]
     InvalidConfig(String),
+    /// A read that must not wait for the disk found bytes outside the page cache (only inside
+    /// the storage crate: [`crate::ReadPlan::read_parts_cached`] answers `None` instead).
+    #[error("the bytes are not in the page cache")]
+    NotCached,
     /// The operation needs something this build cannot do yet (e.g. look inside a compressed batch).
     #[error("unsupported: {0}")]
     Unsupported(String),

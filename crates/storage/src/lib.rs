@@ -31,5 +31,5 @@ pub use config::LogConfig;
 pub use error::StorageError;
 pub use log::{AppendInfo, AppendOrigin, Log, RecoveryReport, SyncHandle};
 pub use producer_state::{AbortedTxn, ProducerSnapshot, ProducerStateError};
-pub use read::{FetchData, FetchParts, ReadPart, ReadPlan, ZERO_COPY_MIN_BATCH};
+pub use read::{FetchData, FetchParts, ReadPart, ReadPlan, CACHED_READ_MAX, ZERO_COPY_MIN_BATCH};
 pub use retention::RetentionOutcome;

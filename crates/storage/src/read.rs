@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::error::{IoContext, StorageError};
-use crate::segment::read_header_at;
+use crate::error::StorageError;
+use crate::segment::{check_header, read_header_at};
 use strom_records::header::BATCH_HEADER_LEN;
 use strom_records::BatchHeader;
 
@@ -69,13 +69,26 @@ impl ReadPlan {
     /// are then walked in memory (no read per batch), and the bytes past the last whole batch
     /// that qualifies are dropped.
     pub fn read(&self, max_bytes: usize, min_one_batch: bool) -> Result<FetchData, StorageError> {
+        self.read_in(max_bytes, min_one_batch, Mode::Wait)
+    }
+
+    fn read_in(
+        &self,
+        max_bytes: usize,
+        min_one_batch: bool,
+        mode: Mode,
+    ) -> Result<FetchData, StorageError> {
         let mut buf: Vec<u8> = Vec::new();
         // Bytes at the front of `buf` that belong to batches before `fetch_offset` (the index
         // points at or before the wanted batch).
         let mut skip = 0usize;
         let mut next_offset = None;
         'segments: for (i, seg) in self.segments.iter().enumerate() {
-            let mut pos = if i == 0 { self.first_position(seg)? } else { 0 };
+            let mut pos = if i == 0 {
+                self.first_position(seg, mode)?
+            } else {
+                0
+            };
             // A batch larger than the budget that must still be returned whole (KIP-74).
             let mut must_read = 0u64;
             while pos < seg.end {
@@ -102,8 +115,11 @@ impl ReadPlan {
                     // rest of a batch cut by the first read does not reallocate (and copy).
                     buf.reserve_exact(chunk_len.saturating_add(SKIP_SLACK));
                 }
-                read_into(&mut buf, &seg.file, pos, chunk_len)
-                    .ctx(|| format!("read {chunk_len} bytes at {pos} of {}", seg.path.display()))?;
+                read_into(&mut buf, &seg.file, pos, chunk_len, mode).map_err(|error| {
+                    error.into_storage(|| {
+                        format!("read {chunk_len} bytes at {pos} of {}", seg.path.display())
+                    })
+                })?;
                 // Walk the batches that are whole in this chunk.
                 let mut off = at;
                 let mut progressed = false;
@@ -236,17 +252,54 @@ impl ReadPlan {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchParts, StorageError> {
+        self.read_parts_in(max_bytes, min_one_batch, Mode::Wait)
+    }
+
+    /// [`ReadPlan::read_parts`] for a thread that must not wait for the disk: `None` when the
+    /// plan covers more than [`CACHED_READ_MAX`] bytes or when a byte it reads is not in the
+    /// page cache (reads with `RWF_NOWAIT`; filesystems without it count as not cached). The
+    /// caller then reads on a thread that may block.
+    pub fn read_parts_cached(
+        &self,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<Option<FetchParts>, StorageError> {
+        let span: u64 = self
+            .segments
+            .iter()
+            .map(|seg| seg.end.saturating_sub(seg.start))
+            .sum();
+        if span > CACHED_READ_MAX as u64 {
+            return Ok(None);
+        }
+        match self.read_parts_in(max_bytes, min_one_batch, Mode::CachedOnly) {
+            Ok(parts) => Ok(Some(parts)),
+            Err(StorageError::NotCached) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn read_parts_in(
+        &self,
+        max_bytes: usize,
+        min_one_batch: bool,
+        mode: Mode,
+    ) -> Result<FetchParts, StorageError> {
         let mut parts = Vec::new();
         let mut kept = 0usize;
         let mut next_offset = None;
         let mut stepped_over = 0;
         for (i, seg) in self.segments.iter().enumerate() {
-            let mut pos = if i == 0 { self.first_position(seg)? } else { 0 };
+            let mut pos = if i == 0 {
+                self.first_position(seg, mode)?
+            } else {
+                0
+            };
             while pos < seg.end {
                 if seg.end - pos < BATCH_HEADER_LEN as u64 {
                     return Err(corrupt(seg, pos, "batch header past segment end"));
                 }
-                let h = read_header_at(&seg.file, &seg.path, pos, seg.end)?;
+                let h = header_at(seg, pos, mode)?;
                 let len = h.total_len();
                 if pos + len as u64 > seg.end {
                     return Err(corrupt(seg, pos, "batch runs past segment end"));
@@ -265,8 +318,11 @@ impl ReadPlan {
                     if let Some(first) = rest.segments.first_mut() {
                         first.start = pos;
                     }
-                    let data =
-                        rest.read(max_bytes.saturating_sub(kept), min_one_batch && kept == 0)?;
+                    let data = rest.read_in(
+                        max_bytes.saturating_sub(kept),
+                        min_one_batch && kept == 0,
+                        mode,
+                    )?;
                     if !data.records.is_empty() {
                         parts.push(ReadPart::Memory(data.records));
                         next_offset = data.next_offset;
@@ -309,10 +365,10 @@ impl ReadPlan {
     /// before). Large batches before `fetch_offset` are stepped over by reading their headers
     /// alone; small ones are read with the rest and dropped, which costs less than a header
     /// read each.
-    fn first_position(&self, seg: &PlanSegment) -> Result<u64, StorageError> {
+    fn first_position(&self, seg: &PlanSegment, mode: Mode) -> Result<u64, StorageError> {
         let mut pos = seg.start;
         while seg.end.saturating_sub(pos) >= BATCH_HEADER_LEN as u64 {
-            let header = read_header_at(&seg.file, &seg.path, pos, seg.end)?;
+            let header = header_at(seg, pos, mode)?;
             if header.last_offset() >= self.fetch_offset || header.total_len() < STEP_OVER_MIN {
                 break;
             }
@@ -331,23 +387,115 @@ const SKIP_SLACK: usize = 16 * 1024;
 
 /// Appends exactly `len` bytes read at `offset` to `buf`, reading into its spare capacity (no
 /// zero-filling first: the read is the first write of that memory).
-fn read_into(buf: &mut Vec<u8>, file: &File, offset: u64, len: usize) -> std::io::Result<()> {
-    let end = buf.len() + len;
+/// Most bytes a plan may cover for [`ReadPlan::read_parts_cached`] (a read on an async worker
+/// copies at most this much).
+pub const CACHED_READ_MAX: usize = 64 * 1024;
+
+/// How a read gets its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Waits for the disk when the bytes are not in the page cache.
+    Wait,
+    /// Takes only bytes already in the page cache (`RWF_NOWAIT`).
+    CachedOnly,
+}
+
+/// Why a positional read failed.
+enum ReadError {
+    Io(std::io::Error),
+    /// [`Mode::CachedOnly`]: the bytes are not (all) in the page cache.
+    NotCached,
+}
+
+impl ReadError {
+    fn into_storage(self, context: impl FnOnce() -> String) -> StorageError {
+        match self {
+            ReadError::Io(source) => StorageError::Io {
+                context: context(),
+                source,
+            },
+            ReadError::NotCached => StorageError::NotCached,
+        }
+    }
+}
+
+/// Appends `len` bytes read at `offset` to `buf`.
+fn read_into(
+    buf: &mut Vec<u8>,
+    file: &File,
+    offset: u64,
+    len: usize,
+    mode: Mode,
+) -> Result<(), ReadError> {
+    let start = buf.len();
+    let end = start + len;
+    if mode == Mode::CachedOnly {
+        // Small by construction (CACHED_READ_MAX): zero-filling costs less than a thread hop.
+        buf.resize(end, 0);
+        let read = pread_cached(file, &mut buf[start..], offset);
+        if read.is_err() {
+            buf.truncate(start);
+        }
+        return read;
+    }
     buf.reserve_exact(len);
     let mut at = offset;
     while buf.len() < end {
         let before = buf.len();
         match rustix::io::pread(file, rustix::buffer::spare_capacity(buf), at) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(0) => return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => at += n as u64,
             Err(rustix::io::Errno::INTR) => continue,
-            Err(errno) => return Err(errno.into()),
+            Err(errno) => return Err(ReadError::Io(errno.into())),
         }
         debug_assert!(buf.len() > before);
     }
     // The spare capacity may have been larger than asked: keep only what was asked for.
     buf.truncate(end);
     Ok(())
+}
+
+/// Fills `buf` from `offset` with bytes already in the page cache (`preadv2` with
+/// `RWF_NOWAIT`, which returns what is cached and then `EAGAIN`).
+fn pread_cached(file: &File, buf: &mut [u8], offset: u64) -> Result<(), ReadError> {
+    let mut done = 0;
+    while done < buf.len() {
+        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
+        match rustix::io::preadv2(
+            file,
+            &mut slices,
+            offset + done as u64,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(0) => return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(
+                rustix::io::Errno::AGAIN | rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS,
+            ) => return Err(ReadError::NotCached),
+            Err(errno) => return Err(ReadError::Io(errno.into())),
+        }
+    }
+    Ok(())
+}
+
+/// The batch header at `pos` of a plan's segment.
+fn header_at(seg: &PlanSegment, pos: u64, mode: Mode) -> Result<BatchHeader, StorageError> {
+    match mode {
+        Mode::Wait => read_header_at(&seg.file, &seg.path, pos, seg.end),
+        Mode::CachedOnly => {
+            if seg.end.saturating_sub(pos) < BATCH_HEADER_LEN as u64 {
+                return Err(corrupt(seg, pos, "batch header past segment end"));
+            }
+            let mut buf = [0u8; BATCH_HEADER_LEN];
+            pread_cached(&seg.file, &mut buf, pos).map_err(|error| {
+                error.into_storage(|| {
+                    format!("read batch header at {pos} of {}", seg.path.display())
+                })
+            })?;
+            check_header(&buf, &seg.path, pos, seg.end)
+        }
+    }
 }
 
 fn corrupt(seg: &PlanSegment, position: u64, reason: &str) -> StorageError {

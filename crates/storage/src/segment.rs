@@ -573,7 +573,22 @@ pub fn read_header_at(
     let mut buf = [0u8; BATCH_HEADER_LEN];
     file.read_exact_at(&mut buf, pos)
         .ctx(|| format!("read batch header at {pos} of {}", path.display()))?;
-    let h = BatchHeader::parse(&buf).map_err(|e| corrupt(e.to_string()))?;
+    check_header(&buf, path, pos, end)
+}
+
+/// Parses the header read at `pos` of a file whose valid bytes end at `end`.
+pub(crate) fn check_header(
+    buf: &[u8; BATCH_HEADER_LEN],
+    path: &Path,
+    pos: u64,
+    end: u64,
+) -> Result<BatchHeader, StorageError> {
+    let corrupt = |reason: String| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        position: pos,
+        reason,
+    };
+    let h = BatchHeader::parse(buf).map_err(|e| corrupt(e.to_string()))?;
     if pos + h.total_len() as u64 > end {
         return Err(corrupt(format!(
             "batch of {} bytes runs past segment end {end}",

@@ -264,6 +264,32 @@ fn materialize(parts: &strom_storage::FetchParts) -> Vec<u8> {
 }
 
 #[test]
+fn cached_reads_match_waiting_reads_and_refuse_large_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();
+    for i in 0..20 {
+        append(&mut log, &[i, i + 1], 500, 0);
+    }
+    // Just written, so in the page cache: the same batches as a read that may wait.
+    for from in [0, 7, 39] {
+        let plan = log.read_plan(from, i64::MAX).unwrap();
+        let waited = plan.read_parts(1 << 20, true).unwrap();
+        let cached = plan
+            .read_parts_cached(1 << 20, true)
+            .unwrap()
+            .expect("a small plan over cached bytes is read");
+        assert_eq!(materialize(&cached), materialize(&waited), "from {from}");
+        assert_eq!(cached.next_offset, waited.next_offset);
+    }
+    // A plan over more than CACHED_READ_MAX bytes is left to a thread that may wait.
+    for i in 0..4 {
+        append(&mut log, &[100 + i], strom_storage::CACHED_READ_MAX / 2, 0);
+    }
+    let plan = log.read_plan(0, i64::MAX).unwrap();
+    assert!(plan.read_parts_cached(1 << 20, true).unwrap().is_none());
+}
+
+#[test]
 fn read_plan_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = Log::open(dir.path(), LogConfig::default(), 0).unwrap();

@@ -194,53 +194,109 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     }
 }
 
-/// Plans every partition under its lock, then reads them all in one blocking task.
+/// Plans every partition under its lock, then reads them in order: on the async worker while
+/// each plan is small and its bytes are in the page cache (the common case of a consumer at the
+/// end of the log: a copy of a few KiB, where a hop to a blocking thread and back costs two
+/// thread wake-ups), on one blocking task from the first partition that is not.
 async fn read_all(wanted: &[Wanted], max_bytes: i32, read_committed: bool) -> Vec<Answer> {
-    let mut plans: Vec<Result<Planned, Answer>> = Vec::with_capacity(wanted.len());
-    for w in wanted {
-        plans.push(plan(w, read_committed));
+    let mut budget = Budget {
+        remaining: max_bytes.max(0) as usize,
+        returned_any: false,
+    };
+    let mut answers = Vec::with_capacity(wanted.len());
+    let mut plans = wanted.iter().map(|w| plan(w, read_committed));
+    let mut rest = Vec::new();
+    for planned in plans.by_ref() {
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(answer) => {
+                answers.push(answer);
+                continue;
+            }
+        };
+        match budget.read(&planned, Mode::CachedOnly) {
+            Some(answer) => answers.push(answer),
+            None => {
+                rest.push(Ok(planned));
+                break;
+            }
+        }
     }
-    let max_bytes = max_bytes.max(0) as usize;
+    rest.extend(plans);
+    if rest.is_empty() {
+        return answers;
+    }
     let read = tokio::task::spawn_blocking(move || {
-        let mut remaining = max_bytes;
-        let mut returned_any = false;
-        plans
-            .into_iter()
-            .map(|planned| {
-                let planned = planned?;
-                let limit = planned.partition_max_bytes.min(remaining);
-                let answer = match planned.plan.read_parts(limit, !returned_any) {
-                    Ok(data) => {
-                        remaining = remaining.saturating_sub(data.len());
-                        returned_any |= !data.is_empty();
-                        let aborted = match data.next_offset {
-                            Some(upper) if planned.read_committed => planned
-                                .partition
-                                .aborted_transactions(planned.plan.fetch_offset(), upper),
-                            _ => Vec::new(),
-                        };
-                        Answer {
-                            aborted,
-                            ..planned.answer(None, record_parts(data.parts))
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "fetch read failed");
-                        planned.answer(
-                            Some(ResponseError::KafkaStorageError),
-                            RecordParts::default(),
-                        )
-                    }
-                };
-                Ok::<Answer, Answer>(answer)
+        rest.into_iter()
+            .map(|planned| match planned {
+                // A read that may wait always answers; the default is never used.
+                Ok(planned) => budget
+                    .read(&planned, Mode::Wait)
+                    .unwrap_or_else(|| planned.answer(None, RecordParts::default())),
+                Err(answer) => answer,
             })
-            .map(|answer| answer.unwrap_or_else(|error_answer| error_answer))
             .collect::<Vec<Answer>>()
     })
     .await;
     match read {
-        Ok(answers) => answers,
+        Ok(rest) => {
+            answers.extend(rest);
+            answers
+        }
         Err(error) => crate::error::halt("a fetch read task failed", &error),
+    }
+}
+
+/// Where a partition's read may get its bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Only from the page cache, without waiting (on an async worker).
+    CachedOnly,
+    /// From the disk if need be (on a blocking thread).
+    Wait,
+}
+
+/// What is left of a fetch's `max_bytes` as its partitions are read in order.
+struct Budget {
+    remaining: usize,
+    returned_any: bool,
+}
+
+impl Budget {
+    /// Reads one partition within the budget; `None` (nothing read) when `mode` is
+    /// [`Mode::CachedOnly`] and the read would wait for the disk.
+    fn read(&mut self, planned: &Planned, mode: Mode) -> Option<Answer> {
+        let limit = planned.partition_max_bytes.min(self.remaining);
+        let min_one_batch = !self.returned_any;
+        let read = match mode {
+            Mode::CachedOnly => planned.plan.read_parts_cached(limit, min_one_batch),
+            Mode::Wait => planned.plan.read_parts(limit, min_one_batch).map(Some),
+        };
+        let answer = match read {
+            Ok(None) => return None,
+            Ok(Some(data)) => {
+                self.remaining = self.remaining.saturating_sub(data.len());
+                self.returned_any |= !data.is_empty();
+                let aborted = match data.next_offset {
+                    Some(upper) if planned.read_committed => planned
+                        .partition
+                        .aborted_transactions(planned.plan.fetch_offset(), upper),
+                    _ => Vec::new(),
+                };
+                Answer {
+                    aborted,
+                    ..planned.answer(None, record_parts(data.parts))
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "fetch read failed");
+                planned.answer(
+                    Some(ResponseError::KafkaStorageError),
+                    RecordParts::default(),
+                )
+            }
+        };
+        Some(answer)
     }
 }
 

@@ -199,23 +199,32 @@ type Job = (usize, usize, Arc<Partition>, bytes::Bytes);
 /// A job's result, in its slots.
 type Outcome = (usize, usize, Result<Appended, PartitionError>);
 
-/// Appends the request's partitions in order. A small request of uncompressed batches is
-/// appended on the async worker itself: checking its CRCs and copying it into the page cache
-/// take microseconds, while handing it to a blocking thread and back costs two thread wake-ups
-/// (on a 2-vCPU VM, half the broker's CPU and most of an `acks=1` acknowledgement's latency at
-/// 5,000 requests/s). From the first partition whose append would roll a segment (fsyncs, new
-/// files), and for large or compressed data (validation decompresses), the appends run on a
+/// Appends the request's partitions in order. A small request of uncompressed,
+/// non-transactional batches is appended on the async worker itself: checking its CRCs and
+/// copying it into the page cache take microseconds, while handing it to a blocking thread and
+/// back costs two thread wake-ups (on a 2-vCPU VM, half the broker's CPU and most of an
+/// `acks=1` acknowledgement's latency at 5,000 requests/s). From the first partition whose log
+/// is locked by someone else or whose append would roll a segment (fsyncs, new files), and for
+/// large, compressed (validation decompresses) or transactional data, the appends run on a
 /// blocking thread.
 async fn append_all(broker: &Arc<Broker>, jobs: Vec<Job>, version: i16) -> Vec<Outcome> {
     let inline = jobs.iter().map(|job| job.3.len()).sum::<usize>() <= INLINE_APPEND_MAX
-        && jobs.iter().all(|job| uncompressed(&job.3));
+        && jobs.iter().all(|job| plain(&job.3));
     let mut appended = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     let mut rest = Vec::new();
     if inline {
         for job in jobs.by_ref() {
             let (topic_slot, partition_slot, partition, records) = job;
-            match append_unless_roll(broker, &partition, &records, version) {
+            // A panic halfway through an append must not leave the log serving on (a panic
+            // on a blocking thread halts the broker the same way, below).
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                append_unless_roll(broker, &partition, &records, version)
+            }))
+            .unwrap_or_else(|_| {
+                crate::error::halt("a produce append panicked", &"its message is above")
+            });
+            match attempt {
                 Some(outcome) => appended.push(outcome_of(
                     topic_slot,
                     partition_slot,
@@ -271,15 +280,17 @@ fn outcome_of(
     (topic_slot, partition_slot, appended)
 }
 
-/// Whether every batch of `records` is uncompressed (false when a header does not parse, so
-/// that validation reports it off the worker).
-fn uncompressed(records: &[u8]) -> bool {
+/// Whether every batch of `records` is uncompressed and not transactional, i.e. cheap to
+/// validate and append on the worker (false when a header does not parse, so that validation
+/// reports it off the worker). A transactional batch is verified with the transaction
+/// coordinator (KIP-890), whose state locks may be held across its own log's writes.
+fn plain(records: &[u8]) -> bool {
     let mut rest = records;
     while !rest.is_empty() {
         let Ok(header) = BatchHeader::parse(rest) else {
             return false;
         };
-        if header.compression_codec() != 0 {
+        if header.compression_codec() != 0 || header.is_transactional() {
             return false;
         }
         let Some(next) = rest.get(header.total_len()..) else {
@@ -449,27 +460,30 @@ fn validation_error(error: &ValidationError, version: i16) -> PartitionError {
 mod tests {
     use strom_records::{Compression, RecordBatchBuilder};
 
-    use super::uncompressed;
+    use super::plain;
 
-    fn batch(compression: Compression) -> Vec<u8> {
-        let mut builder = RecordBatchBuilder::new(compression);
+    fn batch(compression: Compression, transactional: bool) -> Vec<u8> {
+        let mut builder = RecordBatchBuilder::new(compression)
+            .producer(1, 0, 0)
+            .transactional(transactional);
         builder.append(1, Some(b"k"), Some(b"value"), &[]);
         builder.build().unwrap()
     }
 
     #[test]
-    fn only_requests_of_uncompressed_batches_count_as_uncompressed() {
-        let plain = batch(Compression::None);
-        assert!(uncompressed(&plain));
-        assert!(uncompressed(&[plain.clone(), plain.clone()].concat()));
-        let gzip = batch(Compression::Gzip);
-        assert!(!uncompressed(&gzip));
+    fn only_uncompressed_non_transactional_batches_are_plain() {
+        let plain_batch = batch(Compression::None, false);
+        assert!(plain(&plain_batch));
+        assert!(plain(&[plain_batch.clone(), plain_batch.clone()].concat()));
+        let gzip = batch(Compression::Gzip, false);
+        assert!(!plain(&gzip));
+        assert!(!plain(&batch(Compression::None, true)));
         // A compressed batch behind a plain one is found.
-        assert!(!uncompressed(&[plain.clone(), gzip].concat()));
+        assert!(!plain(&[plain_batch.clone(), gzip].concat()));
         // Bytes that do not parse go to validation on a blocking thread.
-        assert!(!uncompressed(&plain[..20]));
-        assert!(!uncompressed(
-            &[plain.clone(), plain[..30].to_vec()].concat()
+        assert!(!plain(&plain_batch[..20]));
+        assert!(!plain(
+            &[plain_batch.clone(), plain_batch[..30].to_vec()].concat()
         ));
     }
 }
