@@ -3,7 +3,8 @@
 
 run.sh collects everything into one results file, JSON lines, one object per line, each with a
 "section": "meta", "machine", "disk", "net", "rtt" (the durable round trip, params {"sync": bool}),
-"produce", "consume", "fetch", "e2e" or "rss". Subcommands:
+"produce", "bracket" (target (a) again between two disk baselines, params {"role": "disk-before",
+"produce" or "disk-after"}), "consume", "fetch", "e2e" or "rss". Subcommands:
 
   add RESULTS SECTION --params JSON --stdout FILE [--stderr FILE] [--rc N]
       Records a bench command's result: the last non-empty line of its stdout, parsed as JSON,
@@ -549,7 +550,32 @@ def render(res, notes):
     rows = []
     # (a)
     a = find_produce(record_size=1024, acks="all", producers=1, partitions=1, keys="none")
-    if a and disk_mb:
+    bracket = {e["params"].get("role"): e for e in res.all("bracket") if ok(e)}
+    before, after, again = (bracket.get(r) for r in ("disk-before", "disk-after", "produce"))
+    if before and after and again:
+        got = mb(again["result"]["bytes_per_sec"])
+        disk_before = before["result"]["write_fdatasync_mb_per_sec"]
+        disk_after = after["result"]["write_fdatasync_mb_per_sec"]
+        base = (disk_before + disk_after) / 2
+        ratio = got / base
+        first = (
+            f"; in the matrix {fmt_f(mb(a['result']['bytes_per_sec']))} MB/s vs "
+            f"{fmt_f(disk_mb)} MB/s at the start of the run"
+            if a and disk_mb
+            else ""
+        )
+        rows.append(
+            [
+                "(a) Produce 1 KiB, acks=all, 1 producer, 1 partition ≥ 60 % of write+fdatasync "
+                "bandwidth (measured between two disk baselines, against their mean)",
+                f"{fmt_f(got)} MB/s ({fmt_int(again['result']['records_per_sec'])} rec/s) vs "
+                f"{fmt_f(base)} MB/s (disk {fmt_f(disk_before)} before, {fmt_f(disk_after)} after)"
+                + first,
+                pct(ratio),
+                status(ratio >= TARGET_DISK_RATIO),
+            ]
+        )
+    elif a and disk_mb:
         got = mb(a["result"]["bytes_per_sec"])
         ratio = got / disk_mb
         rows.append(
@@ -689,6 +715,7 @@ def render(res, notes):
         rows.append(["(e) Broker memory", "not measured", "–", status(None)])
     w(table(["Target", "Measured", "Ratio", "Status"], rows, ["l", "l", "r", "l"]))
     w("")
+    failures(w, res.all("bracket"))
 
     # ---- produce matrix
     w("## Produce")
