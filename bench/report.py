@@ -4,7 +4,8 @@
 run.sh collects everything into one results file, JSON lines, one object per line, each with a
 "section": "meta", "machine", "disk", "net", "rtt" (the durable round trip, params {"sync": bool}),
 "produce", "bracket" (target (a) again between two disk baselines, params {"role": "disk-before",
-"produce" or "disk-after"}), "consume", "fetch", "e2e" or "rss". Subcommands:
+"produce" or "disk-after"}), "peak-again" (the half-peak configuration at full speed right before
+the half-peak run), "consume", "fetch", "e2e" or "rss". Subcommands:
 
   add RESULTS SECTION --params JSON --stdout FILE [--stderr FILE] [--rc N]
       Records a bench command's result: the last non-empty line of its stdout, parsed as JSON,
@@ -814,7 +815,9 @@ def render(res, notes):
         "delivery report. With acks=all every record is fdatasynced before it is acknowledged "
         "(consumers see records only up to the high watermark); an acks=1 run is acknowledged "
         "after the write, without waiting for an fdatasync (compare its ack latency with the "
-        "round trip without fdatasync among the baselines)."
+        "round trip without fdatasync among the baselines). \"half peak\" runs the fastest "
+        "1 KiB acks=all produce configuration at half the lower of its matrix peak and its "
+        "peak measured again right before (the disk's bandwidth moves during a run)."
     )
     w("")
     rows = []
@@ -849,6 +852,7 @@ def render(res, notes):
         )
     )
     failures(w, e2e)
+    failures(w, res.all("peak-again"))
     w("")
 
     # ---- memory

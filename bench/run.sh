@@ -269,7 +269,8 @@ fi
 # every latency, no linger means more and smaller requests; the report takes the best for the
 # target and shows all). The same with acks=1 and no linger: the ack without the fdatasync, to
 # compare with the durable round trip without fdatasync. At half the peak: the configuration of
-# the fastest 1 KiB acks=all produce run, with its linger.ms (5), at half its rate.
+# the fastest 1 KiB acks=all produce run, with its linger.ms (5), at half its rate (or half of
+# what it reaches when run again right before, if that is less).
 e2e() { # label rate partitions producers keys linger acks
     local topic
     topic="e2e-$(echo "$1" | tr -c 'a-z0-9\n' '-')"
@@ -286,6 +287,22 @@ done
 e2e "5000/s linger 0 acks=1" 5000 1 1 none 0 1
 if PEAK=$(python3 "$REPORT" peak "$RESULTS" --record-size 1024 --acks all); then
     read -r peak partitions producers keys <<<"$PEAK"
+    # The disk's bandwidth moves during a run (see the bracketed (a) above), so the matrix's peak
+    # may no longer be there: the configuration runs once more as fast as it can, and the lower
+    # of the two peaks is halved (otherwise the run measures a queue, not latency).
+    peak_topic=bench-peak-again
+    run_case peak-again \
+        "{\"topic\": \"$peak_topic\", \"record_size\": 1024, \"acks\": \"all\", \"partitions\": $partitions, \"producers\": $producers, \"keys\": \"$keys\", \"linger_ms\": 5, \"batch_size\": 1000000, \"duration\": $PRODUCE_SECS}" \
+        "$BIN" bench produce --brokers "$BROKERS" --topic "$peak_topic" --partitions "$partitions" \
+        --record-size 1024 --duration "$PRODUCE_SECS" --acks all --keys "$keys" \
+        --producers "$producers" --linger-ms 5 --batch-size 1000000 --compression none --quiet --json
+    again=$(tail -n 1 "$LOGS/$(printf '%03d-%s' "$CASE" peak-again).out" |
+        python3 -c 'import json, sys; print(int(json.load(sys.stdin)["records_per_sec"]))' 2>/dev/null || echo "")
+    "$BIN" topic delete "$peak_topic" --brokers "$BROKERS" >>"$LOGS/topic-delete.log" 2>&1 || true
+    if [[ $again =~ ^[0-9]+$ ]] && (( again < peak )); then
+        log "the peak is now $again rec/s (was $peak in the matrix)"
+        peak=$again
+    fi
     e2e "half peak" $((peak / 2)) "$partitions" "$producers" "$keys" 5 all
 else
     log "no 1 KiB acks=all peak: skipping the half-peak end-to-end run"
