@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::StorageError;
-use crate::segment::{check_header, read_header_at};
+use crate::segment::{read_header_at, read_header_with};
 use strom_records::header::BATCH_HEADER_LEN;
 use strom_records::BatchHeader;
 
@@ -483,18 +483,13 @@ fn pread_cached(file: &File, buf: &mut [u8], offset: u64) -> Result<(), ReadErro
 fn header_at(seg: &PlanSegment, pos: u64, mode: Mode) -> Result<BatchHeader, StorageError> {
     match mode {
         Mode::Wait => read_header_at(&seg.file, &seg.path, pos, seg.end),
-        Mode::CachedOnly => {
-            if seg.end.saturating_sub(pos) < BATCH_HEADER_LEN as u64 {
-                return Err(corrupt(seg, pos, "batch header past segment end"));
-            }
-            let mut buf = [0u8; BATCH_HEADER_LEN];
-            pread_cached(&seg.file, &mut buf, pos).map_err(|error| {
+        Mode::CachedOnly => read_header_with(&seg.path, pos, seg.end, |buf| {
+            pread_cached(&seg.file, buf, pos).map_err(|error| {
                 error.into_storage(|| {
                     format!("read batch header at {pos} of {}", seg.path.display())
                 })
-            })?;
-            check_header(&buf, &seg.path, pos, seg.end)
-        }
+            })
+        }),
     }
 }
 

@@ -562,40 +562,49 @@ pub fn read_header_at(
     pos: u64,
     end: u64,
 ) -> Result<BatchHeader, StorageError> {
-    let corrupt = |reason: String| StorageError::Corrupt {
-        path: path.to_path_buf(),
-        position: pos,
-        reason,
-    };
-    if end.saturating_sub(pos) < BATCH_HEADER_LEN as u64 {
-        return Err(corrupt(format!("batch header past segment end {end}")));
-    }
-    let mut buf = [0u8; BATCH_HEADER_LEN];
-    file.read_exact_at(&mut buf, pos)
-        .ctx(|| format!("read batch header at {pos} of {}", path.display()))?;
-    check_header(&buf, path, pos, end)
+    read_header_with(path, pos, end, |buf| {
+        file.read_exact_at(buf, pos)
+            .ctx(|| format!("read batch header at {pos} of {}", path.display()))
+    })
 }
 
-/// Parses the header read at `pos` of a file whose valid bytes end at `end`.
-pub(crate) fn check_header(
-    buf: &[u8; BATCH_HEADER_LEN],
+/// The header at `pos` of a file whose valid bytes end at `end`, its bytes read by `read`
+/// (which may refuse to wait for the disk): checked to lie within the valid bytes.
+pub(crate) fn read_header_with(
     path: &Path,
     pos: u64,
     end: u64,
+    read: impl FnOnce(&mut [u8; BATCH_HEADER_LEN]) -> Result<(), StorageError>,
 ) -> Result<BatchHeader, StorageError> {
-    let corrupt = |reason: String| StorageError::Corrupt {
-        path: path.to_path_buf(),
-        position: pos,
-        reason,
-    };
-    let h = BatchHeader::parse(buf).map_err(|e| corrupt(e.to_string()))?;
+    if end.saturating_sub(pos) < BATCH_HEADER_LEN as u64 {
+        return Err(corrupt_at(
+            path,
+            pos,
+            format!("batch header past segment end {end}"),
+        ));
+    }
+    let mut buf = [0u8; BATCH_HEADER_LEN];
+    read(&mut buf)?;
+    let h = BatchHeader::parse(&buf).map_err(|e| corrupt_at(path, pos, e.to_string()))?;
     if pos + h.total_len() as u64 > end {
-        return Err(corrupt(format!(
-            "batch of {} bytes runs past segment end {end}",
-            h.total_len()
-        )));
+        return Err(corrupt_at(
+            path,
+            pos,
+            format!(
+                "batch of {} bytes runs past segment end {end}",
+                h.total_len()
+            ),
+        ));
     }
     Ok(h)
+}
+
+fn corrupt_at(path: &Path, position: u64, reason: String) -> StorageError {
+    StorageError::Corrupt {
+        path: path.to_path_buf(),
+        position,
+        reason,
+    }
 }
 
 #[cfg(test)]
