@@ -134,13 +134,13 @@ fn list_groups(broker: &Broker) -> Vec<GroupListing> {
 }
 
 fn describe_group(broker: &Broker, id: &str) -> Option<GroupDescription> {
-    let view = broker.groups.groups_view();
-    let group = view.group(id)?;
-    let mut offsets: Vec<GroupOffset> = view
-        .all(now_ms())
+    let (group, committed) = broker
+        .groups
+        .groups_view()
+        .group_with_offsets(id, now_ms())?;
+    let mut offsets: Vec<GroupOffset> = committed
         .into_iter()
-        .filter(|(group, ..)| group == id)
-        .map(|(_, topic, partition, committed)| {
+        .map(|(topic, partition, committed)| {
             group_offset(&broker.replicas, topic, partition, committed)
         })
         .collect();

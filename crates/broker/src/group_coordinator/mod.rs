@@ -329,6 +329,9 @@ pub struct GroupsView {
 /// One committed offset: (group, topic, partition, offset).
 pub type CommittedOffset = (String, String, i32, i64);
 
+/// One committed offset of a known group: (topic, partition, offset).
+pub type GroupCommittedOffset = (String, i32, i64);
+
 impl GroupsView {
     /// The committed offsets of every group (pending transactional offsets not included), as
     /// the state is now (each shard's lock is held briefly).
@@ -365,12 +368,31 @@ impl GroupsView {
         out
     }
 
-    /// One group as it is now, if it exists.
-    pub fn group(&self, group_id: &str) -> Option<GroupSnapshot> {
-        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
-        shards
-            .iter()
-            .find_map(|shard| GroupSnapshot::of(&shard.state.lock(), group_id))
+    /// One group as it is now, if it exists, with its committed offsets (pending
+    /// transactional offsets not included): (topic, partition, offset). Only the group's own
+    /// shard is locked, once.
+    pub fn group_with_offsets(
+        &self,
+        group_id: &str,
+        now_ms: i64,
+    ) -> Option<(GroupSnapshot, Vec<GroupCommittedOffset>)> {
+        let shard = {
+            let shards = self.shards.read();
+            // Every partition of `__consumer_offsets` has its shard once loaded; none before.
+            let partitions = i32::try_from(shards.len()).ok().filter(|n| *n > 0)?;
+            let index = strom_coordinator::partition_for_group(group_id, partitions);
+            shards.get(&index).cloned()?
+        };
+        let state = shard.state.lock();
+        let group = GroupSnapshot::of(&state, group_id)?;
+        let offsets = state
+            .fetch_offsets(group_id, None, now_ms)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.committed_offset >= 0)
+            .map(|o| (o.topic, o.partition, o.committed_offset))
+            .collect();
+        Some((group, offsets))
     }
 
     /// Every group's rebalances since it was created or loaded: (group, count).
