@@ -70,8 +70,10 @@ def test_ready_is_false_during_recovery_and_true_once_the_listener_serves(broker
 
     def poll() -> None:
         while time.monotonic() - started < 60:
-            ready = get(admin, "/ready")
+            # The port first: the broker says ready just before it opens the port, so a port
+            # found open must be followed by /ready saying ready.
             kafka_open = port_open(broker.host, broker.port, timeout=0.05)
+            ready = get(admin, "/ready")
             seen.append((time.monotonic() - started, ready, kafka_open))
             if ready is not None and ready[0] == 503 and not health:
                 health.append(get(admin, "/health"))

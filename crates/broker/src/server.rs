@@ -257,6 +257,9 @@ impl Broker {
         }
         // The admin API's routes read the broker once its groups and transactions are loaded.
         readiness.broker_built(broker.clone());
+        // Ready just before the port opens, with nothing in between: whoever finds the port
+        // open finds /ready saying ready (connections wait in the backlog until `run` accepts).
+        readiness.ready();
         let listener = socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
         tracing::info!(
             listen = %local_addr,
@@ -306,7 +309,6 @@ async fn run(
     let mut connections = JoinSet::new();
     let background = spawn_background_tasks(&broker, shutdown.clone());
     let cleaner = crate::log_cleaner::spawn(broker.clone(), shutdown.clone());
-    readiness.ready();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
