@@ -455,7 +455,6 @@ impl Log {
 
         let mut producer_append = ProducerAppend::new(&self.producers);
         let mut count: i64 = 0;
-        let mut incoming_max_ts = i64::MIN;
         let mut log_append_time = None;
         for (pos, h) in &headers {
             let base = first_offset + count;
@@ -463,7 +462,6 @@ impl Log {
             if h.is_log_append_time() && log_append_time.is_none() {
                 log_append_time = Some(h.max_timestamp);
             }
-            incoming_max_ts = incoming_max_ts.max(h.max_timestamp);
             if h.producer_id < 0 {
                 continue;
             }
@@ -501,7 +499,7 @@ impl Log {
         }
         let mut update = producer_append.finish();
         let last_offset = first_offset + count - 1;
-        if self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms) {
+        if self.rolls_for(&headers, batches.len(), now_ms) {
             let r = self.roll_inner(now_ms);
             self.guard(r, false)?;
         }
@@ -582,9 +580,14 @@ impl Log {
     /// append to a thread that may. Batches that do not parse count as rolling: the caller then
     /// takes the path that reports the error.
     pub fn append_would_roll(&self, batches: &[u8], now_ms: i64) -> bool {
-        let Ok(headers) = parse_request(batches) else {
-            return true;
-        };
+        match parse_request(batches) {
+            Ok(headers) => self.rolls_for(&headers, batches.len(), now_ms),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether appending these batches (`bytes` in all) at the log end rolls a segment first.
+    fn rolls_for(&self, headers: &[(usize, BatchHeader)], bytes: usize, now_ms: i64) -> bool {
         let count: i64 = headers
             .iter()
             .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
@@ -595,7 +598,7 @@ impl Log {
             .max()
             .unwrap_or(i64::MIN);
         let last_offset = self.log_end_offset() + count - 1;
-        self.should_roll(batches.len() as u64, incoming_max_ts, last_offset, now_ms)
+        self.should_roll(bytes as u64, incoming_max_ts, last_offset, now_ms)
     }
 
     /// Kafka's `LogSegment.shouldRoll`, for a non-empty active segment.
